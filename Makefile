@@ -1,0 +1,30 @@
+# Two entry points on a fresh clone: `make run` (the main job) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEVSET := ../shared/data/devset/sentences.tsv
+EVAL_SET := $(if $(wildcard $(DEVSET)),--eval-set $(DEVSET),)
+
+.PHONY: run test lint check clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m kwct_ml.dataset check
+
+check: $(STAMP)
+	$(PY) -m kwct_ml.dataset check
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests bench
+
+test: lint
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,53 @@
+"""User-facing errors: one line, no traceback, a hint of what to do."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+
+class KwctError(Exception):
+    """An error caused by the user's input or setup; the CLI prints it as one line."""
+
+    exit_code = 1
+
+
+class DataError(KwctError):
+    """Bad input data; names the file (and line when known) and the fix."""
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
+                 fix: str | None = None):
+        self.message, self.path, self.line, self.fix = message, path, line, fix
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}" + (f" ({fix})" if fix else ""))
+
+
+class ConfigError(KwctError):
+    """A bad configuration value; the message names the key."""
+
+
+class ModelError(KwctError):
+    """A missing, incomplete or tampered model folder."""
+
+
+def cli(func):
+    """Wrap a CLI ``main`` so user errors print one line and return an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(argv=None):
+        prog = func.__module__.rsplit(".", 1)[-1]
+        try:
+            return func(argv)
+        except KwctError as exc:
+            print(f"kwct_ml.{prog}: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print(f"kwct_ml.{prog}: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # e.g. `... | head`
+            return 0
+
+    return wrapper

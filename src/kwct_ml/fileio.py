@@ -1,0 +1,106 @@
+"""Reading text files in the encodings Arabic users meet, and atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from .errors import DataError
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
+_LETTER = re.compile(r"[^\W\d_]")
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+ENCODING_HINT = "re-save it as UTF-8 or pass --encoding"
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def decode_bytes(data: bytes, path: str | Path = "<input>", encoding: str | None = None) -> str:
+    """Decode ``data``: forced ``encoding``, else BOM, else UTF-8, else Windows-1256.
+
+    Binary data (NUL bytes, control characters) and text in none of these encodings raise a
+    ``DataError`` naming the file and line.
+    """
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except LookupError:
+            raise DataError(f"unknown encoding {encoding!r}", path,
+                            fix="use a Python codec name such as utf-8 or cp1256") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"not valid {encoding} at byte {exc.start}", path,
+                            _line_of(data, exc.start), fix="check --encoding") from None
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise DataError(f"invalid {codec} after its byte-order mark", path,
+                                fix=ENCODING_HINT) from exc
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DataError(f"looks binary (NUL byte at offset {nul})", path, _line_of(data, nul),
+                        fix="pass a text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = data.decode("cp1256", errors="replace")
+        letters = _LETTER.findall(text)
+        if "\ufffd" in text or not letters or len(_ARABIC_LETTER.findall(text)) < 0.5 * len(letters):
+            raise DataError(f"not UTF-8 (byte {exc.start}) and not Arabic Windows-1256", path,
+                            _line_of(data, exc.start), fix=ENCODING_HINT) from None
+    control = _CONTROL.search(text)
+    if control:
+        raise DataError(f"looks binary (control character U+{ord(control.group()):04X})", path,
+                        text.count("\n", 0, control.start()) + 1, fix="pass a text file")
+    return text
+
+
+def read_text(path: str | Path, encoding: str | None = None, allow_empty: bool = False) -> str:
+    """Read a whole text file (see ``decode_bytes``); empty files are an error by default."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror}", path) from None
+    text = decode_bytes(data, path, encoding)
+    if not allow_empty and not text.strip():
+        raise DataError("is empty", path, fix="remove it or add text")
+    return text
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", **kwargs):
+    """Open a temp file beside ``path``; on success it replaces ``path``, on error it vanishes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        kw = {} if "b" in mode else {"encoding": encoding, **kwargs}
+        with open(tmp, mode, **kw) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (temp file + rename)."""
+    with atomic_open(path, "w", encoding=encoding, newline="") as handle:
+        handle.write(text)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file + rename)."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)

@@ -1,0 +1,110 @@
+"""Arabic text normalisation: small pure functions, one rule each, composed by ``normalize``.
+
+Normalised text is only fed to vectorisers; the raw sentence is always kept for display.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Harakat, tanween, shadda, sukun (064B-0652), maddah/hamza marks (0653-065F), superscript
+# alef (0670) and Quranic annotation signs (06D6-06ED).
+_DIACRITICS = re.compile("[\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
+_TATWEEL = "\u0640"
+_ALEF = str.maketrans({"\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627"})
+_ALEF_MAKSURA = str.maketrans({"\u0649": "\u064a"})
+_TEH_MARBUTA = str.maketrans({"\u0629": "\u0647"})
+_DIGITS = str.maketrans({**{chr(0x0660 + i): str(i) for i in range(10)},
+                         **{chr(0x06F0 + i): str(i) for i in range(10)}})
+_PUNCTUATION = str.maketrans({
+    "\u060c": ",", "\u061b": ";", "\u061f": "?", "\u066a": "%", "\u066b": ".", "\u066c": ",",
+    "\u06d4": ".", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    "\u2026": "...",
+})
+# Zero-width characters, bidi embeddings/overrides/isolates and marks, BOM, soft hyphen.
+_INVISIBLE = re.compile("[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_PRESENTATION_FORMS = re.compile("[\ufb50-\ufdff\ufe70-\ufefe]+")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def remove_invisible(text: str) -> str:
+    """Drop zero-width and bidi control characters (they split words invisibly)."""
+    return _INVISIBLE.sub("", text)
+
+
+def fold_presentation_forms(text: str) -> str:
+    """Map Arabic presentation forms (e.g. the lam-alef ligature) to their base letters."""
+    return _PRESENTATION_FORMS.sub(_nfkc_match, text)
+
+
+def _nfkc_match(match: re.Match) -> str:
+    return unicodedata.normalize("NFKC", match.group())
+
+
+def strip_diacritics(text: str) -> str:
+    """Remove tashkeel: news text is mostly unvocalised, so marks only split n-grams."""
+    return _DIACRITICS.sub("", text)
+
+
+def strip_tatweel(text: str) -> str:
+    """Remove the tatweel (kashida) used to stretch words, as in 'أشـــاد'."""
+    return text.replace(_TATWEEL, "")
+
+
+def normalize_alef(text: str) -> str:
+    """Unify hamzated and wasla alef forms (أ إ آ ٱ) to bare alef (ا)."""
+    return text.translate(_ALEF)
+
+
+def normalize_alef_maksura(text: str) -> str:
+    """Write alef maksura (ى) as yeh (ي); writers use them interchangeably."""
+    return text.translate(_ALEF_MAKSURA)
+
+
+def normalize_teh_marbuta(text: str) -> str:
+    """Write teh marbuta (ة) as heh (ه); writers use them interchangeably at word end."""
+    return text.translate(_TEH_MARBUTA)
+
+
+def normalize_digits(text: str) -> str:
+    """Map Arabic-Indic and Extended Arabic-Indic digits to ASCII digits."""
+    return text.translate(_DIGITS)
+
+
+def normalize_punctuation(text: str) -> str:
+    """Map Arabic punctuation and typographic quotes/dashes to their ASCII counterparts."""
+    return text.translate(_PUNCTUATION)
+
+
+def lowercase_latin(text: str) -> str:
+    """Case-fold (only Latin and other cased scripts change; Arabic has no case)."""
+    return text.casefold()
+
+
+def normalize_whitespace(text: str) -> str:
+    """Collapse every run of whitespace (including NBSP and line breaks) to one space; trim."""
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def normalize(text: str, *, teh_marbuta: bool = True) -> str:
+    """Apply every rule in a fixed order; idempotent: normalize(normalize(x)) == normalize(x)."""
+    text = remove_invisible(text)
+    text = fold_presentation_forms(text)
+    text = strip_diacritics(text)
+    text = strip_tatweel(text)
+    text = normalize_alef(text)
+    text = normalize_alef_maksura(text)
+    if teh_marbuta:
+        text = normalize_teh_marbuta(text)
+    text = normalize_digits(text)
+    text = normalize_punctuation(text)
+    text = lowercase_latin(text)
+    text = remove_invisible(text)
+    return normalize_whitespace(text)
+
+
+def normalize_keep_teh_marbuta(text: str) -> str:
+    """``normalize`` without the teh marbuta rule (a named function, so pipelines pickle)."""
+    return normalize(text, teh_marbuta=False)

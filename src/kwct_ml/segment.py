@@ -1,0 +1,88 @@
+"""Split an article into sentences with character offsets into the raw text.
+
+Rules (see docs/segmentation.md): every line is at least one sentence (headlines, bylines and
+page furniture included); bullets (• ● ▪ ◦ ‣) start a new sentence; within a line a sentence
+ends at ``. ! ? ؟ ؛`` (and ``…``) followed by white space or the end of the line, with closing
+quotes and brackets kept on the sentence they close. Not boundaries: the Arabic comma ``،``,
+decimal numbers (3.5), one-letter or listed abbreviations (``د.``, ``Dr.``) and ``..``
+(an ellipsis joins clauses in Arabic headlines). Spans with no letter or digit are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LINE = re.compile(r"[^\n\r\u2028\u2029\u0085\x0b\x0c]+")
+_BULLET = re.compile("[\u2022\u25cf\u25aa\u25e6\u2023\u2043\u25a0\u25a1\u2219]")
+_TERMINATOR = re.compile(r"[.!?\u061f\u061b\u2026\u06d4]+[\"'\u00bb\u201d\u2019)\]}\u201c]*(?=\s|$)")
+_WORD_BEFORE = re.compile(r"(\w+)\W*$")
+_HAS_CONTENT = re.compile(r"\w")
+_LEADING_JUNK = " \t\u00a0\u2022\u25cf\u25aa\u25e6\u2023\u2043\u25a0\u25a1\u2219*-\u2013\u2014"
+
+#: Words that end in a dot without ending a sentence (besides any single letter).
+ABBREVIATIONS = frozenset({
+    "dr", "mr", "mrs", "ms", "prof", "st", "no", "vs", "etc", "inc", "ltd", "jr", "sr",
+    "ص", "م", "هـ", "ه", "د", "أ", "ش", "ج", "ق", "ت", "س", "ب", "ع", "ك",
+})
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence: ``raw[start:end] == text``; ``sent_id`` counts from 0 within the article."""
+
+    sent_id: int
+    start: int
+    end: int
+    text: str
+
+
+def _ends_sentence(piece: str, match: re.Match) -> bool:
+    marks = match.group().rstrip("\"'\u00bb\u201d\u2019)]}\u201c")
+    if marks in ("..",) or (len(marks) >= 2 and set(marks) == {"."} and match.end() < len(piece)):
+        return False  # '..' / '...' inside a line joins clauses
+    if marks == ".":
+        before = _WORD_BEFORE.search(piece, 0, match.start())
+        if before and match.start() == before.end():
+            word = before.group(1).lower()
+            if len(word) == 1 and not word.isdigit() or word in ABBREVIATIONS:
+                return False
+    return True
+
+
+def _trim(raw: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and (raw[start].isspace() or raw[start] in _LEADING_JUNK):
+        start += 1
+    while end > start and raw[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _pieces(raw: str):
+    """Yield (start, end) of each line part between bullets."""
+    for line in _LINE.finditer(raw):
+        start = line.start()
+        for bullet in _BULLET.finditer(raw, line.start(), line.end()):
+            yield start, bullet.start()
+            start = bullet.end()
+        yield start, line.end()
+
+
+def segment(raw: str) -> list[Sentence]:
+    """Split ``raw`` into sentences; offsets index ``raw`` itself (no copy is normalised)."""
+    spans: list[tuple[int, int]] = []
+    for p_start, p_end in _pieces(raw):
+        piece = raw[p_start:p_end]
+        cut = 0
+        for match in _TERMINATOR.finditer(piece):
+            if _ends_sentence(piece, match):
+                spans.append((p_start + cut, p_start + match.end()))
+                cut = match.end()
+        spans.append((p_start + cut, p_end))
+    sentences: list[Sentence] = []
+    for start, end in spans:
+        start, end = _trim(raw, start, end)
+        text = raw[start:end]
+        if end > start and _HAS_CONTENT.search(text):
+            sentences.append(Sentence(len(sentences), start, end, text))
+    return sentences
