@@ -1,0 +1,148 @@
+"""Cue-lexicon features: per (task, label), how many codebook cues occur in a sentence.
+
+The cues live in ``resources/cues.toml`` (readable, each label justified by the codebook). Both the
+cues and the sentence are normalised with ``kwct_ml.normalize.normalize``; a cue matches at a word
+start, optionally after the clitics و/ف, ب/ك/ل/س and the article ال (or لل), so 'تدين' also fires
+on 'وتدين', and 'الهجوم' on 'للهجوم' (a cue written with ال needs the article in the text).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from kwct_ml.errors import ConfigError
+from kwct_ml.normalize import normalize
+from kwct_ml.schema import TASKS
+
+#: Optional clitics before a cue: conjunction, then preposition/future particle, then article.
+_PREFIX = "(?:[وف])?(?:[بكلس])?(?:ال|ل)?"
+#: Before a cue written with the article: clitics, then the article itself (ال, or لل after ل).
+_ARTICLE_PREFIX = "(?:[وف])?(?:[بكلس]?ال|لل)"
+_ARTICLE = "ال"
+#: Cores this short are whole words (plus an inflection or pronoun suffix), never bare stems,
+#: so 'لقي' does not fire on 'لقيادات' nor 'اثم' on 'اثمرت'.
+_SHORT = 3
+_SUFFIX = "(?:ت|ه|ها|هم|هما|ا|وا|ان|ين|ون|ات|نا)?(?!\\w)"
+
+
+def default_path() -> Path:
+    """The packaged cue file (``kwct_ml/resources/cues.toml``)."""
+    return Path(str(resources.files("kwct_ml").joinpath("resources", "cues.toml")))
+
+
+def load_cues(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
+    """Read and validate a cue file: ``{task: {label: [raw cues]}}`` for every schema label."""
+    path = Path(path) if path is not None else default_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: cue file not found (pass path=None for the packaged one)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 TOML: {exc}") from None
+    extra = sorted(set(data) - set(TASKS))
+    if extra:
+        raise ConfigError(f"{path}: unknown task table(s) {extra}; expected {sorted(TASKS)}")
+    out: dict[str, dict[str, list[str]]] = {}
+    for task, labels in TASKS.items():
+        tables = data.get(task, {})
+        if set(tables) != set(labels):
+            raise ConfigError(f"{path}: [{task}.*] tables must be exactly {list(labels)}; "
+                              f"missing {sorted(set(labels) - set(tables))}, "
+                              f"unknown {sorted(set(tables) - set(labels))}")
+        out[task] = {}
+        for label in labels:
+            table = tables[label]
+            cues = table.get("cues") if isinstance(table, dict) else None
+            if not isinstance(cues, list) or not cues:
+                raise ConfigError(f"{path}: [{task}.{label}] needs a non-empty list `cues`")
+            if not isinstance(table.get("why"), str) or not table["why"].strip():
+                raise ConfigError(f"{path}: [{task}.{label}] needs `why` citing the codebook")
+            for cue in cues:
+                if not isinstance(cue, str) or not normalize(cue):
+                    raise ConfigError(f"{path}: [{task}.{label}] has an empty or non-string cue {cue!r}")
+            out[task][label] = list(cues)
+    return out
+
+
+def cue_pattern(cue: str) -> tuple[int, str]:
+    """(core length, regex) for one cue, matched at a word start after optional clitics.
+
+    A cue written with a leading ال must keep an article in the text ('الهجوم' matches 'للهجوم',
+    'والهجوم'; 'التزام' does not match 'تزامن'); any other cue may take clitics and an article.
+    A core of at most three letters must end the word (allowing a short suffix).
+    """
+    norm = normalize(cue)
+    if norm.startswith(_ARTICLE) and len(norm) > len(_ARTICLE) + 2:
+        core, prefix = norm[len(_ARTICLE):], _ARTICLE_PREFIX
+    else:
+        core, prefix = norm, _PREFIX
+    suffix = _SUFFIX if len(core) <= _SHORT else ""
+    return len(core), prefix + re.escape(core) + suffix
+
+
+def compile_cues(cues: list[str]) -> re.Pattern:
+    """One pattern matching any of ``cues`` at a word start (longest core first)."""
+    pieces = sorted({cue_pattern(c) for c in cues}, key=_longest_first)
+    alternation = "|".join(piece for _, piece in pieces)
+    return re.compile(rf"(?<!\w)(?:{alternation})")
+
+
+def _longest_first(item: tuple[int, str]) -> tuple[int, str]:
+    return (-item[0], item[1])
+
+
+def count_matches(pattern: re.Pattern, text: str) -> int:
+    """Number of non-overlapping cue matches of ``pattern`` in the already normalised ``text``."""
+    return sum(1 for _ in pattern.finditer(text))
+
+
+class CueFeatures(BaseEstimator, TransformerMixin):
+    """Raw sentences -> sparse counts of cue matches, one column per (task, label).
+
+    ``path=None`` uses the packaged cues; ``tasks`` picks which tables become columns;
+    ``sublinear=True`` gives log1p(count) instead of the raw count.
+    """
+
+    def __init__(self, path=None, tasks=("topic", "stance"), sublinear=True):
+        self.path = path
+        self.tasks = tasks
+        self.sublinear = sublinear
+
+    def fit(self, X=None, y=None):
+        unknown = [t for t in self.tasks if t not in TASKS]
+        if unknown:
+            raise ConfigError(f"CueFeatures: unknown task(s) {unknown}; expected {sorted(TASKS)}")
+        cues = load_cues(self.path)
+        self.columns_ = [(task, label) for task in self.tasks for label in TASKS[task]]
+        self.patterns_ = [compile_cues(cues[task][label]) for task, label in self.columns_]
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "patterns_")
+        if isinstance(X, str):
+            raise TypeError("CueFeatures.transform expects a list of sentences, not one string")
+        texts = list(X)
+        rows, cols, vals = [], [], []
+        for i, text in enumerate(texts):
+            norm = normalize(str(text))
+            for j, pattern in enumerate(self.patterns_):
+                n = count_matches(pattern, norm)
+                if n:
+                    rows.append(i)
+                    cols.append(j)
+                    vals.append(math.log1p(n) if self.sublinear else float(n))
+        return sp.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.patterns_)),
+                             dtype=np.float64)
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "columns_")
+        return np.array([f"cue:{task}={label}" for task, label in self.columns_], dtype=object)

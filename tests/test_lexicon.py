@@ -1,0 +1,117 @@
+"""Cue lexicon: the TOML matches the schema, and CueFeatures fires the expected columns."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from kwct_ml.errors import ConfigError
+from kwct_ml.lexicon import CueFeatures, compile_cues, default_path, load_cues
+from kwct_ml.normalize import normalize
+from kwct_ml.schema import TASKS
+
+NO_CUES = "الطقس معتدل في المدينة هذا المساء"
+
+
+def fired(sentence: str, **kwargs) -> set[str]:
+    cf = CueFeatures(**kwargs).fit()
+    row = cf.transform([sentence]).toarray()[0]
+    return {name for name, value in zip(cf.get_feature_names_out(), row, strict=True) if value > 0}
+
+
+def test_packaged_file_covers_exactly_the_schema_labels():
+    cues = load_cues()
+    assert default_path().is_file()
+    assert set(cues) == set(TASKS)
+    for task, labels in TASKS.items():
+        assert set(cues[task]) == set(labels)
+
+
+def test_every_cue_is_nonempty_after_normalisation():
+    for task, tables in load_cues().items():
+        for label, cues in tables.items():
+            assert cues, (task, label)
+            for cue in cues:
+                assert cue.strip() and normalize(cue), (task, label, cue)
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("condemnation", {"cue:stance=condemnation", "cue:topic=terror_attack"}),
+    ("solidarity", {"cue:stance=solidarity"}),
+    ("support", {"cue:stance=support", "cue:topic=ct_cooperation"}),
+    ("tatweel", {"cue:stance=support", "cue:topic=ct_cooperation"}),
+    ("furniture", {"cue:topic=other"}),
+])
+def test_seed_sentences_fire_expected_columns(arabic_sentences, key, expected):
+    assert expected <= fired(arabic_sentences[key])
+
+
+def test_condemnation_does_not_fire_on_solidarity_sentence(arabic_sentences):
+    assert "cue:stance=condemnation" not in fired(arabic_sentences["solidarity"])
+
+
+def test_sentence_without_cues_gives_zero_row(arabic_sentences):
+    X = CueFeatures().fit().transform([NO_CUES, arabic_sentences["condemnation"]])
+    assert X.shape[0] == 2
+    assert X[0].nnz == 0
+    assert X[1].nnz > 0
+
+
+def test_columns_and_names_follow_schema_order(arabic_sentences):
+    cf = CueFeatures().fit()
+    names = list(cf.get_feature_names_out())
+    assert names == [f"cue:{t}={label}" for t in ("topic", "stance") for label in TASKS[t]]
+    assert cf.transform([arabic_sentences["condemnation"]]).shape == (1, len(names))
+    stance_only = CueFeatures(tasks=("stance",)).fit()
+    assert list(stance_only.get_feature_names_out()) == [f"cue:stance={s}" for s in TASKS["stance"]]
+
+
+def test_clitics_and_article_match_but_not_inside_words():
+    pattern = compile_cues(["الهجوم", "تدين", "لقي", "التزام"])
+    assert pattern.search(normalize("وتُدين الكويت"))
+    assert pattern.search(normalize("إدانة للهجوم"))
+    assert pattern.search(normalize("بالتزامها"))
+    assert pattern.search(normalize("لقي مصرعه"))
+    assert not pattern.search(normalize("منصات لقيادات الجماعات"))   # short cue is a whole word
+    assert not pattern.search(normalize("تزامنا مع الزيارة"))         # a cue with ال needs it
+    assert not pattern.search(normalize("المدينة"))                 # no match inside a word
+
+
+def test_counts_raw_and_sublinear():
+    text = "تدين الكويت وتستنكر وتشجب الهجوم"
+    raw = CueFeatures(tasks=("stance",), sublinear=False).fit()
+    j = list(raw.get_feature_names_out()).index("cue:stance=condemnation")
+    assert raw.transform([text]).toarray()[0, j] == 3
+    log = CueFeatures(tasks=("stance",)).fit()
+    assert log.transform([text]).toarray()[0, j] == pytest.approx(np.log1p(3))
+
+
+def test_pickle_and_clone_round_trip(arabic_sentences):
+    cf = CueFeatures().fit()
+    texts = [arabic_sentences["condemnation"], arabic_sentences["solidarity"], NO_CUES]
+    back = pickle.loads(pickle.dumps(cf))
+    assert (back.transform(texts) != cf.transform(texts)).nnz == 0
+    fresh = clone(cf).fit()
+    assert (fresh.transform(texts) != cf.transform(texts)).nnz == 0
+
+
+def test_bad_files_raise_config_error(tmp_path):
+    missing = tmp_path / "cues.toml"
+    missing.write_text('[topic.terror_attack]\ncues = ["الهجوم"]\nwhy = "x"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="must be exactly"):
+        load_cues(missing)
+    empty = tmp_path / "empty.toml"
+    body = "".join(f'[{t}.{lab}]\ncues = ["\u064e"]\nwhy = "x"\n' for t in TASKS for lab in TASKS[t])
+    empty.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError, match="empty"):
+        load_cues(empty)
+    with pytest.raises(ConfigError, match="unknown task"):
+        CueFeatures(tasks=("nope",)).fit()
+
+
+def test_transform_rejects_a_bare_string(arabic_sentences):
+    with pytest.raises(TypeError):
+        CueFeatures().fit().transform(arabic_sentences["condemnation"])
