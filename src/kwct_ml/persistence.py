@@ -1,0 +1,195 @@
+"""Model folders: model.joblib + manifest.json (with its sha256) + README.md, and ``models/latest``.
+
+A folder is written as ``models/.tmp-<run>`` and renamed into place only when complete; the
+``latest`` symlink is then replaced atomically, so it always names a complete model. Loading a
+joblib file runs code, so ``load_model`` refuses a file whose checksum differs from its manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+
+from . import __version__
+from .errors import ModelError
+from .fileio import atomic_write_text
+from .model import KwctModel
+
+DEFAULT_MODELS_DIR = Path("models")
+LATEST = "latest"
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "manifest.json"
+CARD_FILE = "README.md"
+TRAIN_HINT = "train one with `python -m kwct_ml.train` (or `make run`)"
+
+
+class ModelVersionWarning(UserWarning):
+    """The model was saved by a different scikit-learn version; its pickles may misbehave."""
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def environment() -> dict[str, str]:
+    """Versions recorded in every manifest (and compared on load)."""
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__, "joblib": joblib.__version__, "kwct_ml": __version__}
+
+
+def _write_model_file(model: KwctModel, path: Path) -> None:
+    with open(path, "wb") as handle:
+        joblib.dump(dict(model.pipelines), handle, compress=3)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT_MODELS_DIR,
+               manifest: dict | None = None, card: str | None = None,
+               update_latest: bool = True) -> Path:
+    """Write ``models_dir/run_name/`` (model, manifest, card) atomically; point ``latest`` at it.
+
+    ``manifest`` holds extra entries (config, data checksums, sizes, metrics); the model checksum,
+    versions and label sets are added here. Returns the final folder.
+    """
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    final = models_dir / run_name
+    if final.exists() or final.is_symlink():
+        raise ModelError(f"{final} already exists; pass another --name or remove it")
+    tmp = models_dir / f".tmp-{run_name}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        _write_model_file(model, tmp / MODEL_FILE)
+        full = {
+            "run": run_name,
+            "model_file": MODEL_FILE,
+            "sha256": sha256_file(tmp / MODEL_FILE),
+            "versions": environment(),
+            "labels": {task: model.classes(task) for task in model.tasks},
+            **(manifest or {}),
+        }
+        atomic_write_text(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2) + "\n")
+        atomic_write_text(tmp / CARD_FILE, card if card is not None else default_card(full))
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if update_latest:
+        point_latest(models_dir, run_name)
+    return final
+
+
+def point_latest(models_dir: str | Path, run_name: str) -> Path:
+    """Atomically make ``models_dir/latest`` a relative symlink to ``run_name``."""
+    models_dir = Path(models_dir)
+    link = models_dir / LATEST
+    tmp = models_dir / f".{LATEST}-{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    os.symlink(run_name, tmp, target_is_directory=True)
+    try:
+        os.replace(tmp, link)
+    except OSError:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise ModelError(f"cannot replace {link} (is it a real folder?); remove it and retrain") from None
+    return link
+
+
+def _model_folder(path: str | Path | None) -> Path:
+    if path is None:
+        path = DEFAULT_MODELS_DIR / LATEST
+    path = Path(path)
+    if path.is_file() and path.name == MODEL_FILE:
+        path = path.parent
+    if not path.exists():
+        raise ModelError(f"no model at {path}; {TRAIN_HINT}")
+    if not path.is_dir():
+        raise ModelError(f"{path} is not a model folder; pass the folder holding {MODEL_FILE}")
+    return path
+
+
+def read_manifest(path: str | Path | None = None) -> dict:
+    """The manifest of the model folder ``path`` (default ``models/latest``)."""
+    folder = _model_folder(path)
+    manifest_path = folder / MANIFEST_FILE
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{manifest_path} is missing (incomplete model folder); {TRAIN_HINT}") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{manifest_path}: unreadable ({exc}); {TRAIN_HINT}") from None
+    if not isinstance(manifest, dict) or "sha256" not in manifest:
+        raise ModelError(f"{manifest_path}: no sha256 entry (not a kwct_ml manifest); {TRAIN_HINT}")
+    return manifest
+
+
+def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
+    """Load a model folder (default ``models/latest``) after checking its sha256.
+
+    Raises ``ModelError`` when the folder is absent/incomplete or the checksum differs; emits a
+    ``ModelVersionWarning`` when the model was saved with another scikit-learn version.
+    """
+    folder = _model_folder(path)
+    manifest = read_manifest(folder)
+    model_path = folder / manifest.get("model_file", MODEL_FILE)
+    if not model_path.is_file():
+        raise ModelError(f"{model_path} is missing (incomplete model folder); {TRAIN_HINT}")
+    actual = sha256_file(model_path)
+    if actual != manifest["sha256"]:
+        raise ModelError(f"{model_path}: sha256 does not match {MANIFEST_FILE} (file changed or "
+                         "corrupt; refusing to load it); retrain with `python -m kwct_ml.train` "
+                         "or restore the folder")
+    saved = manifest.get("versions", {}).get("scikit-learn")
+    if saved and saved != sklearn.__version__:
+        warnings.warn(f"{model_path}: saved with scikit-learn {saved}, running {sklearn.__version__}; "
+                      "predictions may differ or fail: retrain with `python -m kwct_ml.train`",
+                      ModelVersionWarning, stacklevel=2)
+    try:
+        pipelines = joblib.load(model_path)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a model problem for the user
+        raise ModelError(f"{model_path}: cannot load ({type(exc).__name__}: {exc}); retrain with "
+                         "`python -m kwct_ml.train`") from None
+    if not isinstance(pipelines, dict) or not pipelines:
+        raise ModelError(f"{model_path}: not a kwct_ml model (expected task pipelines); {TRAIN_HINT}")
+    try:
+        model = KwctModel(pipelines)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{model_path}: not a kwct_ml model ({exc}); {TRAIN_HINT}") from None
+    return model, manifest
+
+
+def default_card(manifest: dict) -> str:
+    """A short model card (README.md) from the manifest."""
+    versions = manifest.get("versions", {})
+    lines = [f"# kwct_ml model `{manifest.get('run', '?')}`", "",
+             "Sentence-level topic and stance tagger for Arabic diplomatic news on terrorism.", "",
+             "Load it with `kwct_ml.persistence.load_model(PATH)` or "
+             "`python -m kwct_ml.predict --model PATH`.",
+             "", "## Labels", ""]
+    for task, labels in manifest.get("labels", {}).items():
+        lines.append(f"- {task}: {', '.join(labels)}")
+    lines += ["", "## Files", "", f"- `{MODEL_FILE}`: sha256 `{manifest.get('sha256', '?')}` "
+              "(checked on load; loading runs code, so only load models you trust)",
+              f"- `{MANIFEST_FILE}`: versions, config, data checksums, sizes, metrics", "",
+              "## Environment", ""]
+    lines += [f"- {k}: {v}" for k, v in versions.items()]
+    return "\n".join(lines) + "\n"
