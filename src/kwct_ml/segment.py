@@ -13,11 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_LINE = re.compile(r"[^\n\r\u2028\u2029\u0085\x0b\x0c]+")
+# Line breaks are exactly those of str.splitlines (incl. the \x1c-\x1e separators).
+_LINE = re.compile(r"[^\n\r\u2028\u2029\u0085\x0b\x0c\x1c\x1d\x1e]+")
 _BULLET = re.compile("[\u2022\u25cf\u25aa\u25e6\u2023\u2043\u25a0\u25a1\u2219]")
-_TERMINATOR = re.compile(r"[.!?\u061f\u061b\u2026\u06d4]+[\"'\u00bb\u201d\u2019)\]}\u201c]*(?=\s|$)")
-_WORD_BEFORE = re.compile(r"(\w+)\W*$")
-_HAS_CONTENT = re.compile(r"\w")
+# Possessive runs that start at the run's first mark keep long runs of dots linear.
+_MARKS = r".!?\u061f\u061b\u2026\u06d4"
+_TERMINATOR = re.compile(rf"(?<![{_MARKS}])[{_MARKS}]++[\"'\u00bb\u201d\u2019)\]}}\u201c]*+(?=\s|$)")
+# The word (letters, digits, Arabic marks) right before a dot; searched in a short window.
+_WORD_BEFORE = re.compile(r"[\w\u0610-\u061a\u064b-\u065f\u0670]+$")
+_HAS_CONTENT = re.compile(r"[^\W_]")  # a letter or digit
 _LEADING_JUNK = " \t\u00a0\u2022\u25cf\u25aa\u25e6\u2023\u2043\u25a0\u25a1\u2219*-\u2013\u2014"
 
 #: Words that end in a dot without ending a sentence (besides any single letter).
@@ -25,6 +29,10 @@ ABBREVIATIONS = frozenset({
     "dr", "mr", "mrs", "ms", "prof", "st", "no", "vs", "etc", "inc", "ltd", "jr", "sr",
     "ص", "م", "هـ", "ه", "د", "أ", "ش", "ج", "ق", "ت", "س", "ب", "ع", "ك",
 })
+
+
+_MARK = re.compile("[\u0610-\u061a\u064b-\u065f\u0670]")
+_WINDOW = 2 * max(map(len, ABBREVIATIONS)) + 8  # room for an abbreviation written with marks
 
 
 @dataclass(frozen=True)
@@ -42,9 +50,10 @@ def _ends_sentence(piece: str, match: re.Match) -> bool:
     if marks in ("..",) or (len(marks) >= 2 and set(marks) == {"."} and match.end() < len(piece)):
         return False  # '..' / '...' inside a line joins clauses
     if marks == ".":
-        before = _WORD_BEFORE.search(piece, 0, match.start())
-        if before and match.start() == before.end():
-            word = before.group(1).lower()
+        window = max(0, match.start() - _WINDOW)
+        before = _WORD_BEFORE.search(piece, window, match.start())
+        if before and (before.start() > window or window == 0):  # else longer than any abbreviation
+            word = _MARK.sub("", before.group()).lower()
             if len(word) == 1 and not word.isdigit() or word in ABBREVIATIONS:
                 return False
     return True
