@@ -29,7 +29,7 @@ def decode_bytes(data: bytes, path: str | Path = "<input>", encoding: str | None
     """
     if encoding:
         try:
-            return data.decode(encoding)
+            return _check_binary(data.decode(encoding).removeprefix("\ufeff"), path)
         except LookupError:
             raise DataError(f"unknown encoding {encoding!r}", path,
                             fix="use a Python codec name such as utf-8 or cp1256") from None
@@ -39,7 +39,7 @@ def decode_bytes(data: bytes, path: str | Path = "<input>", encoding: str | None
     for bom, codec in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(codec)
+                return _check_binary(data.decode(codec), path)
             except UnicodeDecodeError as exc:
                 raise DataError(f"invalid {codec} after its byte-order mark", path,
                                 fix=ENCODING_HINT) from exc
@@ -55,6 +55,11 @@ def decode_bytes(data: bytes, path: str | Path = "<input>", encoding: str | None
         if "\ufffd" in text or not letters or len(_ARABIC_LETTER.findall(text)) < 0.5 * len(letters):
             raise DataError(f"not UTF-8 (byte {exc.start}) and not Arabic Windows-1256", path,
                             _line_of(data, exc.start), fix=ENCODING_HINT) from None
+    return _check_binary(text, path)
+
+
+def _check_binary(text: str, path: str | Path) -> str:
+    """Refuse decoded text holding NUL or other control characters (a binary file)."""
     control = _CONTROL.search(text)
     if control:
         raise DataError(f"looks binary (control character U+{ord(control.group()):04X})", path,
