@@ -210,3 +210,18 @@ def test_round_trip_through_read_text(tmp_path):
     path = tmp_path / "a.txt"
     atomic_write_text(path, ARTICLE)
     assert read_text(path) == ARTICLE
+
+
+def test_cp1256_table_with_mostly_latin_columns(tmp_path):
+    """A spreadsheet re-saved as Windows-1256: Latin headers and labels, Arabic sentences."""
+    rows = ["doc_id;sent_id;start;end;topic;stance;note;text"]
+    rows += [f"mogadishu_{i};{i};0;30;terror_attack;condemnation;checked by annotator;الكويت تدين"
+             for i in range(20)]
+    text = "\r\n".join(rows) + "\r\n"
+    assert read_text(write(tmp_path, text.encode("cp1256"))) == text
+
+
+def test_spanish_latin1_is_refused(tmp_path):
+    path = write(tmp_path, "Añoranza, señor niño de España, ¿qué tal?\n".encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_text(path)

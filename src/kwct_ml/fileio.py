@@ -11,14 +11,31 @@ from pathlib import Path
 from .errors import DataError
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
-_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
-_LETTER = re.compile(r"[^\W\d_]")
+_ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3]")
+_WORD = re.compile(r"[^\W\d_]+")
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 ENCODING_HINT = "re-save it as UTF-8 or pass --encoding"
 
 
 def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
+
+
+def _looks_arabic(text: str) -> bool:
+    """Whether cp1256-decoded ``text`` reads as Arabic rather than another 8-bit encoding.
+
+    Arabic words come out whole; Latin-1/1252 text decodes to words mixing Latin and Arabic
+    letters ('Grüكe') or to Latin accented letters. ASCII-only words (CSV headers, labels,
+    Latin names) do not count either way.
+    """
+    arabic = foreign = 0
+    for word in _WORD.findall(text):
+        n = len(_ARABIC_LETTER.findall(word))
+        if n == len(word):
+            arabic += n
+        elif n or not word.isascii():  # 'Grüكe', 'café'
+            foreign += len(word)
+    return arabic > 0 and foreign <= 0.1 * arabic
 
 
 def decode_bytes(data: bytes, path: str | Path = "<input>", encoding: str | None = None) -> str:
@@ -51,8 +68,7 @@ def decode_bytes(data: bytes, path: str | Path = "<input>", encoding: str | None
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         text = data.decode("cp1256", errors="replace")
-        letters = _LETTER.findall(text)
-        if "\ufffd" in text or not letters or len(_ARABIC_LETTER.findall(text)) < 0.5 * len(letters):
+        if "\ufffd" in text or not _looks_arabic(text):
             raise DataError(f"not UTF-8 (byte {exc.start}) and not Arabic Windows-1256", path,
                             _line_of(data, exc.start), fix=ENCODING_HINT) from None
     return _check_binary(text, path)
