@@ -310,3 +310,15 @@ def test_status_counts_per_source_and_label(filled, data_copy, capsys):
     assert f"{seed['doc_id'].nunique() + 2} articles" in out
     per_source = out.split("Per source:")[1].split("\n\n")[0]
     assert any(line.split() == ["label:mona", "2", "10"] for line in per_source.splitlines())
+
+
+def test_status_prints_an_extrapolation_with_its_uncertainty(monkeypatch, capsys):
+    curve = [label.CurvePoint(k, 0.2 + 0.05 * np.log(k) + 0.01 * (-1) ** k, 0.02, 3, 0.07)
+             for k in (1, 2, 3, 4)]
+    monkeypatch.setattr(label, "learning_points",
+                        lambda frame, config, n_jobs: (5, {"topic": curve, "stance": curve}))
+    assert label.main(["status", "--data-dir", str(REPO / "data")]) == 0
+    out = capsys.readouterr().out
+    assert "topic: 5 -> 10 articles: macro-F1" in out and "refits leaving one point out" in out
+    assert "This is an extrapolation, not a measurement" in out
+    assert "0.07" in out.split("Learning curve")[1]  # the majority baseline is shown beside the score

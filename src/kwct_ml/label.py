@@ -174,27 +174,13 @@ def _load_model(path: str | None):
 # reading sheets
 
 
-def _read_sheet_text(path: Path) -> str:
-    """Decode a sheet; a Windows-1256 sheet is accepted even when its Latin columns outweigh
-    the Arabic text (read_text's cp1256 guess counts letters over the whole file)."""
-    try:
-        return read_text(path)
-    except DataError as exc:
-        if not path.is_file():
-            raise
-        text = path.read_bytes().decode("cp1256", errors="replace")
-        if "\ufffd" in text or not re.search("[\u0621-\u064a]", text):
-            raise exc from None
-        return text
-
-
 def read_sheet(path: str | Path,
                required: tuple[str, ...] = REQUIRED_SHEET_COLUMNS) -> list[tuple[int, dict]]:
     """(line, row) of a sheet saved by any spreadsheet: UTF-8/UTF-16/cp1256, comma/semicolon/tab."""
     if str(path) == "-":
         text, path = sys.stdin.read(), "<stdin>"
     else:
-        text = _read_sheet_text(Path(path))
+        text = read_text(path)
     header = text.lstrip("\ufeff").split("\n", 1)[0]
     delimiter = max(",;\t", key=header.count)
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter)
@@ -565,15 +551,27 @@ def format_agreement(result: Agreement, name_a: str, name_b: str) -> str:
 # status
 
 
-@dataclass
+@dataclass(frozen=True)
+class CurvePoint:
+    """Out-of-fold macro-F1 with k training articles: mean and sd over runs, majority baseline."""
+
+    k: int
+    macro_f1: float
+    std: float
+    runs: int
+    majority: float
+
+
+@dataclass(frozen=True)
 class GainEstimate:
     task: str
-    points: list[tuple[int, float, float]]  # (training articles, macro-F1, majority baseline macro-F1)
+    points: list[CurvePoint]
     current: int
     predicted_now: float
     predicted_next: float
     gain: float
     gain_se: float | None
+    gain_range: tuple[float, float] | None = None
 
 
 def fit_log_curve(points: list[tuple[int, float]], current: int, extra: int = 5) -> tuple[float, float, float,
@@ -598,64 +596,38 @@ def fit_log_curve(points: list[tuple[int, float]], current: int, extra: int = 5)
     return float(now), float(nxt), float(nxt - now), se
 
 
-def _fit_predict(task: str, config, train: pd.DataFrame, test: pd.DataFrame) -> list[str]:
-    from .model import build_pipeline
+def _progress(total: int):
+    from tqdm import tqdm
 
-    if train[task].nunique() < 2:
-        return [train[task].iloc[0]] * len(test)
-    pipeline = build_pipeline(config, task)
-    pipeline.fit(train["text"].tolist(), train[task].tolist())
-    return list(pipeline.predict(test["text"].tolist()))
+    return tqdm(total=total, desc="learning curve fits", unit="fit", file=sys.stderr, leave=False,
+                disable=None)
 
 
-def own_learning_curve(frame: pd.DataFrame, config=None, repeats: int = 2, seed: int = 0
-                       ) -> dict[str, list[tuple[int, float, float]]]:
-    """Macro-F1 by number of training articles: each article held out in turn (leave-one-article-out),
-    the model trained on ``repeats`` random sets of k other articles, predictions pooled per k.
-
-    Authored sentences are left out (training size counts articles). Returns, per task, a list of
-    (k, macro-F1, majority-class macro-F1).
-    """
-    from sklearn.metrics import f1_score
-
+def learning_points(frame: pd.DataFrame, config=None,
+                    n_jobs: int = 1) -> tuple[int, dict[str, list[CurvePoint]]]:
+    """(number of articles, curve per task) from ``evaluate.learning_curve`` (leave-one-article-out,
+    the project pipeline and config)."""
     from .config import TrainConfig
+    from .evaluate import learning_curve
 
-    config = config or TrainConfig()
-    frame = frame[frame["source"] != AUTHORED]
-    docs = sorted(frame["doc_id"].unique())
-    rng = np.random.default_rng(seed)
-    curve: dict[str, list[tuple[int, float, float]]] = {task: [] for task in TASKS}
-    for k in range(1, len(docs)):
-        gold: dict[str, list[str]] = {t: [] for t in TASKS}
-        pred: dict[str, list[str]] = {t: [] for t in TASKS}
-        base: dict[str, list[str]] = {t: [] for t in TASKS}
-        for held in docs:
-            others = [d for d in docs if d != held]
-            test = frame[frame["doc_id"] == held]
-            for _ in range(repeats):
-                chosen = list(rng.choice(others, size=k, replace=False))
-                train = frame[frame["doc_id"].isin(chosen)]
-                for task in TASKS:
-                    gold[task] += test[task].tolist()
-                    pred[task] += _fit_predict(task, config, train, test)
-                    base[task] += [train[task].value_counts().index[0]] * len(test)
-        for task in TASKS:
-            labels = sorted(set(gold[task]))
-            curve[task].append((k, float(f1_score(gold[task], pred[task], labels=labels, average="macro",
-                                                  zero_division=0)),
-                                float(f1_score(gold[task], base[task], labels=labels, average="macro",
-                                               zero_division=0))))
-    return curve
+    curve = learning_curve(frame, config or TrainConfig(), progress=_progress, n_jobs=n_jobs)
+    points = {task: [CurvePoint(*row) for row in zip(curve["k"], c["mean"], c["std"], c["runs"],
+                                                      c["majority_mean"], strict=True)]
+              for task, c in curve["tasks"].items()}
+    return int(curve["n_articles"]), points
 
 
-def estimate_gain(frame: pd.DataFrame, extra: int = 5, repeats: int = 2) -> list[GainEstimate]:
-    """Learning-curve extrapolation of macro-F1 from the current number of articles to ``extra`` more."""
-    curve = own_learning_curve(frame, repeats=repeats)
-    current = frame.loc[frame["source"] != AUTHORED, "doc_id"].nunique()
+def estimate_gain(current: int, curves: dict[str, list[CurvePoint]], extra: int = 5) -> list[GainEstimate]:
+    """Extrapolate each task's curve from ``current`` articles to ``current + extra`` (log fit)."""
     estimates = []
-    for task, points in curve.items():
-        now, nxt, gain, se = fit_log_curve([(n, f) for n, f, _ in points], current, extra)
-        estimates.append(GainEstimate(task, points, current, now, nxt, gain, se))
+    for task, points in curves.items():
+        pairs = [(p.k, p.macro_f1) for p in points]
+        now, nxt, gain, se = fit_log_curve(pairs, current, extra)
+        spread = None
+        if len(pairs) >= 3:  # refit leaving each curve point out: how much one point moves the gain
+            gains = [fit_log_curve(pairs[:i] + pairs[i + 1:], current, extra)[2] for i in range(len(pairs))]
+            spread = (min(gains), max(gains))
+        estimates.append(GainEstimate(task, points, current, now, nxt, gain, se, spread))
     return estimates
 
 
@@ -678,21 +650,26 @@ def corpus_counts(frame: pd.DataFrame) -> str:
 
 
 def format_estimates(estimates: list[GainEstimate], extra: int = 5) -> str:
-    lines = ["Learning curve (leave-one-article-out; macro-F1 of the held-out article's sentences, "
-             "pooled; model trained on k other articles):"]
-    table = pd.DataFrame({f"{e.task} macro-F1": [f for _, f, _ in e.points] for e in estimates} |
-                         {f"{e.task} majority": [m for _, _, m in e.points] for e in estimates},
-                         index=pd.Index([n for n, _, _ in estimates[0].points], name="k articles"))
-    lines.append(table.round(3).to_string())
-    lines.append("")
+    first = estimates[0]
+    lines = ["Learning curve: macro-F1 of held-out articles (leave-one-article-out) when training on k "
+             "other articles; mean ± sd over random article sets, majority-class baseline beside it:"]
+    table = pd.DataFrame(index=pd.Index([p.k for p in first.points], name="k"))
     for e in estimates:
-        se = f"±{e.gain_se:.3f} (1 s.e. of the fitted slope)" if e.gain_se is not None else \
-            "uncertainty unknown (fewer than 3 points)"
+        table[f"{e.task} macro-F1"] = [f"{p.macro_f1:.3f} ± {p.std:.3f}" for p in e.points]
+        table[f"{e.task} majority"] = [f"{p.majority:.3f}" for p in e.points]
+    table["runs"] = [p.runs for p in first.points]
+    lines += [table.to_string(), ""]
+    for e in estimates:
+        se = "(uncertainty unknown: fewer than 3 curve points)"
+        if e.gain_se is not None and e.gain_range is not None:
+            se = (f"(slope standard error ± {e.gain_se:.3f}; refits leaving one point out: "
+                  f"{e.gain_range[0]:+.3f} to {e.gain_range[1]:+.3f})")
         lines.append(f"{e.task}: {e.current} -> {e.current + extra} articles: macro-F1 "
                      f"{e.predicted_now:.3f} -> {e.predicted_next:.3f}, gain {e.gain:+.3f} {se}")
-    lines.append(f"This is an extrapolation of a + b*ln(k) fitted to {len(estimates[0].points)} points from "
-                 f"at most {estimates[0].current - 1} training articles, not a measurement: with so few "
-                 "articles the points are noisy and new articles unlike the old ones can do better or worse.")
+    lines.append(f"This is an extrapolation, not a measurement: a + b*ln(k) fitted to {len(first.points)} "
+                 f"points measured with at most {first.current - 1} training articles, extended to "
+                 f"{first.current + extra}. Both ranges only say how well the curve fits these points; "
+                 "new articles unlike the current ones can add more or less.")
     return "\n".join(lines)
 
 
@@ -726,6 +703,10 @@ def _build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="what is labelled, and what 5 more articles would add")
     status.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help=data_help)
     status.add_argument("--no-curve", action="store_true", help="skip the learning-curve estimate")
+    status.add_argument("--config", help="training config TOML for the curve (default: the built-in "
+                        "defaults, same as experiments/default.toml)")
+    status.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="processes for the curve fits (default: %(default)s)")
     return parser
 
 
@@ -772,11 +753,14 @@ def _status(args) -> int:
         print(f"Learning curve: needs at least 3 labelled articles (have {n}).")
         return 0
     try:
-        estimates = estimate_gain(frame)
+        from .config import load_config
+
+        config = load_config(args.config) if args.config else None
+        current, curves = learning_points(frame, config, args.jobs)
     except ImportError as exc:
         print(f"Learning curve: not available in this install ({exc}).")
         return 0
-    print(format_estimates(estimates))
+    print(format_estimates(estimate_gain(current, curves)))
     return 0
 
 
