@@ -322,3 +322,16 @@ def test_status_prints_an_extrapolation_with_its_uncertainty(monkeypatch, capsys
     assert "topic: 5 -> 10 articles: macro-F1" in out and "refits leaving one point out" in out
     assert "This is an extrapolation, not a measurement" in out
     assert "0.07" in out.split("Learning curve")[1]  # the majority baseline is shown beside the score
+
+
+def test_prepare_skips_articles_already_in_the_corpus(articles, data_copy, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no models/latest here
+    seed = (data_copy / "raw" / "001_98ab70ee994ce0e9.txt").read_text(encoding="utf-8")
+    (articles / "renamed_seed.txt").write_text(seed, encoding="utf-8")
+    sheet = tmp_path / "s.csv"
+    assert label.main(["prepare", str(articles), "--out", str(sheet), "--data-dir", str(data_copy),
+                       "--model", str(tmp_path / "no-model")]) == 1  # an explicit --model must exist
+    assert label.main(["prepare", str(articles), "--out", str(sheet), "--data-dir", str(data_copy)]) == 0
+    err = capsys.readouterr().err
+    assert "renamed_seed.txt: skipped, already in the corpus as 001_98ab70ee994ce0e9" in err
+    assert {r["doc_id"] for r in _sheet(sheet)} == {"mogadishu", "morocco"}

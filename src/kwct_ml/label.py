@@ -103,6 +103,26 @@ def collect_articles(paths: list[str | Path], encoding: str | None = None) -> li
     return articles
 
 
+def drop_merged(articles: list[NewArticle], data_dir: str | Path) -> list[NewArticle]:
+    """Leave out (and log) articles whose doc_id or text is already in the corpus at ``data_dir``."""
+    if not (Path(data_dir) / "raw").is_dir():
+        return articles
+    existing, _, _ = dataset.scan(data_dir)
+    texts = {_squash(a.text): doc for doc, a in existing.items()}
+    kept = []
+    for article in articles:
+        twin = article.doc_id if article.doc_id in existing else texts.get(_squash(article.text))
+        if twin is not None:
+            _log(f"{article.path}: skipped, already in the corpus as {twin} (rename the file if it is "
+                 "a different article)")
+        else:
+            kept.append(article)
+    if not kept:
+        raise DataError("every article given is already in the corpus", data_dir,
+                        fix="pass new articles")
+    return kept
+
+
 def suggest(model, texts: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
     """The model's (labels, scores) per task for ``texts``."""
     return {task: model.predict(task, texts) for task in TASKS}
@@ -690,6 +710,9 @@ def _build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--model", help="model folder (default: models/latest if it exists)")
     prep.add_argument("--prefill", action="store_true", help="fill topic/stance with the suggestions")
     prep.add_argument("--encoding", help="encoding of the articles (default: detect UTF-8/UTF-16/cp1256)")
+    prep.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
+                      help="corpus to check for articles already merged, which are skipped "
+                      "(default: %(default)s)")
 
     merge = sub.add_parser("merge", help="check a filled sheet and add it to the corpus (all or nothing)")
     merge.add_argument("sheet", help="the filled sheet (CSV from prepare; - for stdin)")
@@ -711,7 +734,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _prepare(args) -> int:
-    articles = collect_articles(args.articles, args.encoding)
+    articles = drop_merged(collect_articles(args.articles, args.encoding), args.data_dir)
     model, about = _load_model(args.model)
     if model is None:
         print(f"no model, so the sheet has no suggestions and keeps article order ({about})", file=sys.stderr)
