@@ -80,6 +80,25 @@ def test_clitics_and_article_match_but_not_inside_words():
     assert not pattern.search(normalize("المدينة"))                 # no match inside a word
 
 
+@pytest.mark.parametrize(("text", "column"), [
+    ("وبحث الوزيران العلاقات", "cue:stance=commitment"),        # 'حث' is a whole word, not 'بحث'
+    ("بحثت اللجنة الملف", "cue:stance=commitment"),
+    ("وقال أحد الدعاة في الندوة", "cue:stance=commitment"),      # 'دعا' takes no implicit article
+    ("الأسبوع الماضي", "cue:stance=commitment"),                # 'ماضية في' is resolve, 'الماضي' is not
+    ("بحسب التقديرات الأولية", "cue:stance=support"),           # 'تقديرها' etc., not 'التقديرات'
+    ("سيطرة حركة طالبان", "cue:stance=commitment"),
+    ("تعزيز التعاون بين البلدين", "cue:stance=solidarity"),
+])
+def test_common_words_do_not_fire_lookalike_cues(text, column):
+    assert column not in fired(text)
+
+
+def test_short_cues_take_clitics():
+    assert "cue:stance=support" in fired("بدعم من الكويت")
+    assert "cue:stance=support" in fired("وثمنت الوزارة")
+    assert "cue:stance=commitment" in fired("وحثت الدول الأعضاء")
+
+
 def test_counts_raw_and_sublinear():
     text = "تدين الكويت وتستنكر وتشجب الهجوم"
     raw = CueFeatures(tasks=("stance",), sublinear=False).fit()

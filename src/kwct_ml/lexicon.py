@@ -29,9 +29,11 @@ _PREFIX = "(?:[وف])?(?:[بكلس])?(?:ال|ل)?"
 _ARTICLE_PREFIX = "(?:[وف])?(?:[بكلس]?ال|لل)"
 _ARTICLE = "ال"
 #: Cores this short are whole words (plus an inflection or pronoun suffix), never bare stems,
-#: so 'لقي' does not fire on 'لقيادات' nor 'اثم' on 'اثمرت'.
+#: so 'لقي' does not fire on 'لقيادات' nor 'اثم' on 'اثمرت'. They take no implicit article
+#: (write 'الدعم' as its own cue), so 'دعا' does not fire on 'الدعاة'.
 _SHORT = 3
-_SUFFIX = "(?:ت|ه|ها|هم|هما|ا|وا|ان|ين|ون|ات|نا)?(?!\\w)"
+_SHORT_PREFIX = "(?:[وف])?(?:[بكلس])?"
+_SUFFIX = "(?:ت|ه|ها|هم|هما|ا|وا|ين|ون|ات|نا)?(?!\\w)"
 
 
 def default_path() -> Path:
@@ -78,15 +80,19 @@ def cue_pattern(cue: str) -> tuple[int, str]:
 
     A cue written with a leading ال must keep an article in the text ('الهجوم' matches 'للهجوم',
     'والهجوم'; 'التزام' does not match 'تزامن'); any other cue may take clitics and an article.
-    A core of at most three letters must end the word (allowing a short suffix).
+    A core of at most three letters must end the word (allowing a short suffix) and takes no
+    implicit article.
     """
     norm = normalize(cue)
     if norm.startswith(_ARTICLE) and len(norm) > len(_ARTICLE) + 2:
         core, prefix = norm[len(_ARTICLE):], _ARTICLE_PREFIX
     else:
         core, prefix = norm, _PREFIX
-    suffix = _SUFFIX if len(core) <= _SHORT else ""
-    return len(core), prefix + re.escape(core) + suffix
+    if len(core) <= _SHORT:
+        if prefix == _PREFIX:
+            prefix = _SHORT_PREFIX
+        return len(core), prefix + re.escape(core) + _SUFFIX
+    return len(core), prefix + re.escape(core)
 
 
 def compile_cues(cues: list[str]) -> re.Pattern:
