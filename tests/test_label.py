@@ -377,3 +377,29 @@ def test_prepare_fill_merge_retrain_grows_the_corpus(tmp_path, articles, data_co
     sizes = manifest["training_sizes"]
     assert sizes["articles"] == corpus.loc[corpus["source"] != "authored", "doc_id"].nunique() + 2
     assert sizes["sentences"] == (grown["source"] != "authored").sum()
+
+
+def test_status_reuses_the_curve_of_a_run_trained_on_the_same_labels(tmp_path, data_copy, capsys):
+    import json
+
+    from kwct_ml.persistence import sha256_file
+
+    curve = {"k": [1, 2, 3], "n_articles": 4, "tasks": {t: {"mean": [0.3, 0.4, 0.45], "std": [0.01] * 3,
+                                                           "runs": [3, 3, 1], "majority_mean": [0.1] * 3}
+                                                       for t in ("topic", "stance")}}
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({"learning_curve": curve}), encoding="utf-8")
+    files = {f"labels/{p.name}": sha256_file(p) for p in sorted((data_copy / "labels").glob("*.csv"))}
+    model = tmp_path / "models" / "r1"
+    model.mkdir(parents=True)
+    (model / "manifest.json").write_text(json.dumps({"run": "r1", "sha256": "x", "report": str(run),
+                                                     "config": {"include_authored": True},
+                                                     "data": {"label_files": files}}), encoding="utf-8")
+    assert label.cached_points(data_copy, model)[:2] == ("r1", 4)
+    assert label.main(["status", "--data-dir", str(data_copy), "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "curve measured by training run r1" in out and "topic: 4 -> 9 articles" in out
+    with open(data_copy / "labels" / "sentences.csv", "a", encoding="utf-8") as handle:
+        handle.write("\n")  # the labels changed since that run: the curve must be measured again
+    assert label.cached_points(data_copy, model) is None

@@ -623,6 +623,13 @@ def _progress(total: int):
                 disable=None)
 
 
+def _curve_points(curve: dict) -> tuple[int, dict[str, list[CurvePoint]]]:
+    points = {task: [CurvePoint(*row) for row in zip(curve["k"], c["mean"], c["std"], c["runs"],
+                                                      c["majority_mean"], strict=True)]
+              for task, c in curve["tasks"].items()}
+    return int(curve["n_articles"]), points
+
+
 def learning_points(frame: pd.DataFrame, config=None,
                     n_jobs: int = 1) -> tuple[int, dict[str, list[CurvePoint]]]:
     """(number of articles, curve per task) from ``evaluate.learning_curve`` (leave-one-article-out,
@@ -630,11 +637,31 @@ def learning_points(frame: pd.DataFrame, config=None,
     from .config import TrainConfig
     from .evaluate import learning_curve
 
-    curve = learning_curve(frame, config or TrainConfig(), progress=_progress, n_jobs=n_jobs)
-    points = {task: [CurvePoint(*row) for row in zip(curve["k"], c["mean"], c["std"], c["runs"],
-                                                      c["majority_mean"], strict=True)]
-              for task, c in curve["tasks"].items()}
-    return int(curve["n_articles"]), points
+    return _curve_points(learning_curve(frame, config or TrainConfig(), progress=_progress, n_jobs=n_jobs))
+
+
+def cached_points(data_dir: str | Path, model: str | Path | None = None):
+    """The learning curve the last training run measured, if it was trained on exactly the label
+    files now in ``data_dir`` (same sha256); else None. Saves recomputing it."""
+    import json
+
+    from .persistence import read_manifest, sha256_file
+
+    try:
+        manifest = read_manifest(model)
+        data, config = manifest["data"], manifest["config"]
+        current = {}
+        for name in dataset.LABEL_FILES:
+            path = Path(data_dir) / "labels" / name
+            if path.is_file() and (config.get("include_authored", True) or name != "authored.csv"):
+                current[f"labels/{name}"] = sha256_file(path)
+        if current != data["label_files"]:
+            return None
+        metrics = json.loads((Path(manifest["report"]) / "metrics.json").read_text(encoding="utf-8"))
+        curve = metrics["learning_curve"]
+        return (manifest.get("run", "?"), *_curve_points(curve)) if curve else None
+    except (KwctError, OSError, KeyError, TypeError, ValueError):
+        return None
 
 
 def estimate_gain(current: int, curves: dict[str, list[CurvePoint]], extra: int = 5) -> list[GainEstimate]:
@@ -728,6 +755,9 @@ def _build_parser() -> argparse.ArgumentParser:
     status.add_argument("--no-curve", action="store_true", help="skip the learning-curve estimate")
     status.add_argument("--config", help="training config TOML for the curve (default: the built-in "
                         "defaults, same as experiments/default.toml)")
+    status.add_argument("--model", help="model folder whose training run's curve may be reused when it "
+                        "was trained on the current labels (default: models/latest)")
+    status.add_argument("--fresh", action="store_true", help="measure the curve even if a run has it")
     status.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes for the curve fits (default: %(default)s)")
     return parser
@@ -776,10 +806,17 @@ def _status(args) -> int:
         print(f"Learning curve: needs at least 3 labelled articles (have {n}).")
         return 0
     try:
-        from .config import load_config
+        cached = None if args.config or args.fresh else cached_points(args.data_dir, args.model)
+        if cached is not None:
+            run, current, curves = cached
+            print(f"(curve measured by training run {run}, on exactly these label files)")
+        else:
+            from .config import load_config
 
-        config = load_config(args.config) if args.config else None
-        current, curves = learning_points(frame, config, args.jobs)
+            print("(measuring the curve: leave-one-article-out with k = 1..n-1 training articles; "
+                  "this refits the model many times)", file=sys.stderr)
+            config = load_config(args.config) if args.config else None
+            current, curves = learning_points(frame, config, args.jobs)
     except ImportError as exc:
         print(f"Learning curve: not available in this install ({exc}).")
         return 0
