@@ -702,7 +702,8 @@ def format_estimates(estimates: list[GainEstimate], extra: int = 5) -> str:
              "other articles; mean ± sd over random article sets, majority-class baseline beside it:"]
     table = pd.DataFrame(index=pd.Index([p.k for p in first.points], name="k"))
     for e in estimates:
-        table[f"{e.task} macro-F1"] = [f"{p.macro_f1:.3f} ± {p.std:.3f}" for p in e.points]
+        table[f"{e.task} macro-F1"] = [f"{p.macro_f1:.3f}" + (f" ± {p.std:.3f}" if p.runs > 1 else "")
+                                       for p in e.points]
         table[f"{e.task} majority"] = [f"{p.majority:.3f}" for p in e.points]
     table["runs"] = [p.runs for p in first.points]
     lines += [table.to_string(), ""]
