@@ -41,7 +41,7 @@ SHEET_COLUMNS = ("doc_id", "sent_id", "start", "end", "text", "suggested_topic",
 #: Columns merge needs in a filled sheet (the suggestion columns are optional).
 REQUIRED_SHEET_COLUMNS = ("doc_id", "sent_id", "start", "end", "text", "topic", "stance", "file")
 EXTRA_LABEL_COLUMNS = ("annotator", "date")
-ORDER_RULE = ("rows are ordered with the most informative first: articles by the model's mean "
+ORDER_RULE = ("Rows are ordered with the most informative first: articles by the model's mean "
               "uncertainty (1 - the lower of the topic and stance scores), most uncertain first, "
               "then within each article the least confident sentences first. Every sentence of an "
               "article must be labelled before it can be merged, so the article ranking decides what "
