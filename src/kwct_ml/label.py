@@ -250,7 +250,7 @@ def check_sheet(sheet: str | Path,
     try:
         rows = read_sheet(sheet)
     except DataError as exc:
-        return plan, [Problem(Path(exc.path or sheet), exc.line, exc.message, exc.fix or "fix the sheet")]
+        return plan, [Problem(Path(exc.path or sheet), exc.line, exc.message, exc.fix or "check the path")]
     if not rows:
         return plan, [Problem(sheet, None, "the sheet has no rows", "prepare a sheet first")]
     by_doc: dict[str, list[tuple[int, dict]]] = {}
