@@ -1,0 +1,136 @@
+"""ANT article topic benchmark: the project's training code path vs fastText, speed and accuracy.
+
+../shared/data/ant, duplicate texts dropped, stratified 80/20 split (random_state 0). The model is
+``build_pipeline(TrainConfig(...), "topic")`` with the fast vectoriser; its settings are fixed in
+SETTING below (chosen with ``--cv`` on the TRAIN split only, never on the test split). Prediction
+speed is raw article text in -> labels out (normalisation included), one process unless stated.
+Also times FastCharTfidf against scikit-learn's TfidfVectorizer on a sample (same settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+
+from _common import fasttext_predict, fasttext_train, record, shared_path
+from kwct_ml.config import TrainConfig
+from kwct_ml.features import FastCharTfidf
+from kwct_ml.model import build_pipeline, char_vectorizer
+
+#: Chosen by ``--cv`` (a held-out 20% of the TRAIN split); see experiments/benchmarks.md.
+SETTING = dict(fast_vectorizer=True, analyzer="char_wb", ngram_min=2, ngram_max=5, sublinear_tf=True,
+               min_df=2, classifier="linear_svc", C=1.0, class_weight="none", calibration="sigmoid")
+CANDIDATES = [dict(C=c, min_df=m, word_ngrams=w) for c in (0.3, 1.0) for m in (2,) for w in (False, True)]
+FASTTEXT = dict(minn=2, maxn=5, wordNgrams=2, thread=2, seed=0)
+
+
+def load(path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame = pd.read_csv(path, keep_default_na=False).drop_duplicates("text").reset_index(drop=True)
+    train, test = train_test_split(frame, test_size=0.2, stratify=frame.category, random_state=0)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def score(gold, pred) -> dict:
+    return {"macro_f1": round(float(f1_score(gold, pred, average="macro")), 4),
+            "accuracy": round(float(accuracy_score(gold, pred)), 4)}
+
+
+def run_kwct(setting: dict, train: pd.DataFrame, test: pd.DataFrame, jobs: int = 1) -> dict:
+    pipeline = build_pipeline(TrainConfig(**setting), "topic")
+    started = time.perf_counter()
+    pipeline.fit(train.text.tolist(), train.category.tolist())
+    fit_seconds = time.perf_counter() - started
+    texts = test.text.tolist()
+    out = {"fit_seconds": round(fit_seconds, 1)}
+    for n in sorted({1, jobs}):
+        pipeline.set_params(features__char__n_jobs=n)
+        started = time.perf_counter()
+        pred = pipeline.predict(texts)
+        seconds = time.perf_counter() - started
+        key = "predict_docs_per_second" + ("" if n == 1 else f"_jobs{n}")
+        out[key] = round(len(texts) / seconds, 1)
+    return {**score(test.category, pred), **out}
+
+
+def run_fasttext(train: pd.DataFrame, test: pd.DataFrame) -> dict:
+    started = time.perf_counter()
+    model = fasttext_train(train.text.tolist(), train.category.tolist(), **FASTTEXT)
+    fit_seconds = time.perf_counter() - started
+    texts = test.text.tolist()
+    started = time.perf_counter()
+    pred = fasttext_predict(model, texts)
+    seconds = time.perf_counter() - started
+    return {**score(test.category, pred), "fit_seconds": round(fit_seconds, 1),
+            "predict_docs_per_second": round(len(texts) / seconds, 1)}
+
+
+def vectoriser_speed(train: pd.DataFrame, test: pd.DataFrame, n_fit: int = 4000, n_new: int = 2000) -> dict:
+    """Fit/transform seconds, FastCharTfidf vs TfidfVectorizer, same settings, equal output."""
+    fast = char_vectorizer(TrainConfig(**SETTING))
+    params = {k: v for k, v in fast.get_params().items() if k not in ("n_jobs", "chunk_size", "cache_size")}
+    slow = TfidfVectorizer(**params)
+    fit_docs, new_docs = train.text.tolist()[:n_fit], test.text.tolist()[:n_new]
+    times = {}
+    for name, vectoriser in (("sklearn", slow), ("fast", fast)):
+        started = time.perf_counter()
+        vectoriser.fit(fit_docs)
+        times[f"{name}_fit"] = time.perf_counter() - started
+        started = time.perf_counter()
+        matrix = vectoriser.transform(new_docs)
+        times[f"{name}_transform"] = time.perf_counter() - started
+        times[f"{name}_matrix"] = matrix
+    difference = abs(times.pop("sklearn_matrix") - times.pop("fast_matrix")).max()
+    assert isinstance(fast, FastCharTfidf) and difference < 1e-9, difference
+    return {"docs": [n_fit, n_new], **{k: round(v, 2) for k, v in times.items()},
+            "fit_speedup": round(times["sklearn_fit"] / times["fast_fit"], 1),
+            "transform_speedup": round(times["sklearn_transform"] / times["fast_transform"], 1)}
+
+
+def cross_validate(train: pd.DataFrame) -> dict:
+    """Candidates scored on a stratified 80/20 split of the TRAIN split."""
+    inner_train, inner_test = train_test_split(train, test_size=0.2, stratify=train.category, random_state=1)
+    results = {}
+    for candidate in CANDIDATES:
+        figures = run_kwct({**SETTING, **candidate}, inner_train, inner_test)
+        results[str(candidate)] = figures["macro_f1"]
+        print(candidate, figures, flush=True)
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2, help="also time prediction with N processes")
+    parser.add_argument("--cv", action="store_true", help="score CANDIDATES on the train split, then stop")
+    args = parser.parse_args(argv)
+    train, test = load(shared_path("ant", "ant_multisource_v2.1.csv.gz"))
+    if args.cv:
+        print(cross_validate(train))
+        return 0
+    result = run_kwct(SETTING, train, test, jobs=args.jobs)
+    peer = run_fasttext(train, test)
+    result.update({f"fasttext_{k}": v for k, v in peer.items()})
+    majority = train.category.value_counts().index[0]
+    result["majority_macro_f1"] = score(test.category, [majority] * len(test))["macro_f1"]
+    result["n_train"], result["n_test"] = len(train), len(test)
+    result["vectoriser"] = vectoriser_speed(train, test)
+    result["setting"] = {k: v for k, v in SETTING.items()
+                         if k in ("C", "min_df", "class_weight", "word_ngrams")}
+    f1, fast = result["macro_f1"], result["predict_docs_per_second"]
+    note = (f"macro-F1>=0.90: {'met' if f1 >= 0.90 else f'MISSED by {0.90 - f1:.3f}'}; "
+            f"docs/s>=fastText: {'met' if fast >= peer['predict_docs_per_second'] else 'MISSED'} "
+            f"({fast / peer['predict_docs_per_second']:.2f}x)")
+    record("ANT topic (bench/ant_topic.py)",
+           ["macro_f1", "accuracy", "fit_seconds", "predict_docs_per_second",
+            f"predict_docs_per_second_jobs{args.jobs}", "fasttext_macro_f1", "fasttext_accuracy",
+            "fasttext_fit_seconds", "fasttext_predict_docs_per_second", "majority_macro_f1", "vectoriser",
+            "setting"], result, note)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""Tagging throughput (issue 7): the shipped tagger on every ANT article, sentence by sentence.
+
+Runs ``python -m kwct_ml.predict --unit article --jobs N`` (N = 1, 2) on all ANT articles through
+bench/predict_speed.py, then times fastText predicting a topic for the same sentences (trained on
+the project's labelled sentences in data/; its accuracy is not the point here, its speed is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from _common import REPO, fasttext_predict, fasttext_train, record
+from predict_speed import measure
+
+
+def fasttext_rate(sentences: list[str]) -> float:
+    """fastText sentences/s, one process, same sentences."""
+    from kwct_ml.dataset import load_corpus
+
+    corpus = load_corpus(REPO / "data")
+    model = fasttext_train(corpus.text.tolist(), corpus.topic.tolist(), minn=2, maxn=5, wordNgrams=2,
+                           epoch=25, bucket=200_000, thread=1, seed=0)
+    started = time.perf_counter()
+    fasttext_predict(model, sentences)
+    return len(sentences) / (time.perf_counter() - started)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--limit", type=int, default=None, help="only the first N articles (quick check)")
+    p.add_argument("--model", default=None, help="model folder (default: models/latest or a temporary one)")
+    args = p.parse_args(argv)
+    result = measure(args.jobs, args.limit, args.model, keep_sentences=True)
+    sentences = result.pop("_sentences")
+    result["fasttext_sentences_per_second"] = round(fasttext_rate(sentences), 1)
+    for jobs in args.jobs:
+        run = result[f"jobs{jobs}"]
+        result[f"sentences_per_second_jobs{jobs}"] = run["sentences_per_second"]
+        result[f"mb_per_second_jobs{jobs}"] = run["mb_per_second"]
+        result[f"peak_rss_mb_jobs{jobs}"] = run["peak_rss_mb"]
+    columns = ["articles", "sentences", "input_mb"]
+    for jobs in args.jobs:
+        columns += [f"{key}_jobs{jobs}" for key in ("sentences_per_second", "mb_per_second", "peak_rss_mb")]
+    columns += ["fasttext_sentences_per_second", "same_output_for_all_jobs", "model"]
+    record("Tagging throughput (bench/throughput.py)", columns, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
