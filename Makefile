@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(PY) -m kwct_ml.dataset check
+	$(PY) -m kwct_ml.train $(EVAL_SET)
 
 check: $(STAMP)
 	$(PY) -m kwct_ml.dataset check

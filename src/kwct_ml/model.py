@@ -156,10 +156,9 @@ def char_vectorizer(config: TrainConfig):
         except ImportError as exc:
             raise ConfigError(f"fast_vectorizer: kwct_ml.features is not available ({exc}); "
                               "set fast_vectorizer = false") from None
-        cls = getattr(features, "FastCharTfidfVectorizer", None) or getattr(features, "CharNgramVectorizer",
-                                                                            None)
+        cls = getattr(features, "FastCharTfidf", None)
         if cls is None:
-            raise ConfigError("fast_vectorizer: kwct_ml.features has no fast char n-gram vectoriser; "
+            raise ConfigError("fast_vectorizer: kwct_ml.features has no FastCharTfidf; "
                               "set fast_vectorizer = false")
         return cls(**params)
     return TfidfVectorizer(**params)
@@ -221,11 +220,11 @@ def build_word_baseline(config: TrainConfig, task: str) -> Pipeline:
 # --------------------------------------------------------------------------- KwctModel
 
 def display_feature_name(name: str) -> str:
-    """'char__ الكو' -> ' الكو'; other blocks keep a short prefix ('word:', 'cues:')."""
+    """'char__ الكو' -> ' الكو', 'word__x' -> 'word:x', 'cues__cue:...' -> 'cue:...'."""
     block, sep, rest = name.partition("__")
     if not sep:
         return name
-    return rest if block == "char" else f"{block}:{rest}"
+    return f"word:{rest}" if block == "word" else rest
 
 
 class KwctModel:

@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import joblib
@@ -60,12 +61,13 @@ def _write_model_file(model: KwctModel, path: Path) -> None:
 
 
 def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT_MODELS_DIR,
-               manifest: dict | None = None, card: str | None = None,
+               manifest: dict | None = None, card: str | Callable[[dict], str] | None = None,
                update_latest: bool = True) -> Path:
     """Write ``models_dir/run_name/`` (model, manifest, card) atomically; point ``latest`` at it.
 
     ``manifest`` holds extra entries (config, data checksums, sizes, metrics); the model checksum,
-    versions and label sets are added here. Returns the final folder.
+    versions and label sets are added here. ``card`` is the README text or a function of the full
+    manifest returning it (default ``default_card``). Returns the final folder.
     """
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,8 @@ def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT
             **(manifest or {}),
         }
         atomic_write_text(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2) + "\n")
-        atomic_write_text(tmp / CARD_FILE, card if card is not None else default_card(full))
+        text = card(full) if callable(card) else card if card is not None else default_card(full)
+        atomic_write_text(tmp / CARD_FILE, text)
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

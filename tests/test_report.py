@@ -1,0 +1,55 @@
+"""A full training report: self-contained HTML (inline PNGs, Arabic right-to-left), Markdown, plots."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from kwct_ml import report, train
+from kwct_ml.config import TrainConfig
+
+
+@pytest.fixture
+def small_data(data_copy):
+    labels = pd.read_csv(data_copy / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
+    keep = list(labels["doc_id"].value_counts().sort_values().index[:3])
+    labels[labels["doc_id"].isin(keep)].to_csv(data_copy / "labels" / "sentences.csv", index=False)
+    index = pd.read_csv(data_copy / "raw" / "articles.csv", dtype=str, keep_default_na=False)
+    for doc in set(index["doc_id"]) - set(keep):
+        (data_copy / "raw" / f"{doc}.txt").unlink()
+    index[index["doc_id"].isin(keep)].to_csv(data_copy / "raw" / "articles.csv", index=False)
+    (data_copy / "labels" / "authored.csv").unlink(missing_ok=True)
+    return data_copy
+
+
+def test_full_report(tmp_path, small_data):
+    config = tmp_path / "c.toml"
+    fast = TrainConfig(ngram_max=3, calibration_cv=2, learning_curve_repeats=1, classifier="logreg")
+    config.write_text(fast.to_toml(), encoding="utf-8")
+    assert train.main(["--config", str(config), "--data-dir", str(small_data), "--jobs", "1",
+                       "--models-dir", str(tmp_path / "models"), "--runs-dir", str(tmp_path / "runs")]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert page.count('src="data:image/png;base64,') == 6  # confusion x2, calibration, n-grams x2, curve
+    assert 'dir="rtl"' in page and "<img src=\"plots/" not in page  # self-contained
+    assert "majority baseline" in page and "Learning curve" in page and "fixed before" in page
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    predictions = pd.read_csv(run_dir / "predictions.csv", dtype=str, keep_default_na=False)
+    wrong = predictions[predictions["stance_gold"] != predictions["stance_model"]]
+    assert f"stance: {len(wrong)} of {metrics['data']['n_evaluated']} misclassified" in page
+    for text in wrong["text"].head(3):
+        assert text.replace('"', "&quot;").replace("'", "&#x27;") in page or text in page
+    md = (run_dir / "report.md").read_text(encoding="utf-8")
+    assert "![Learning curve](plots/learning_curve.png)" in md
+    for name in ("confusion_topic", "confusion_stance", "top_ngrams_topic", "learning_curve", "calibration"):
+        assert (run_dir / "plots" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_arabic_is_passed_raw_to_matplotlib_that_shapes_it():
+    text = "الكويت تدين الهجوم"
+    if report._mpl_shapes_arabic():
+        assert report.arabic_for_plot(text) == text
+    else:
+        assert report.arabic_for_plot(text) != text  # reshaped + visual order for old matplotlib
