@@ -228,8 +228,9 @@ def test_csv_explain_is_a_json_string_and_bom_option(run, raw, tmp_path):
 # --------------------------------------------------------------------------- jobs
 
 def test_jobs_two_gives_identical_output(run, raw, tmp_path, repo_dir, monkeypatch):
+    originals = sorted(raw.glob("*.txt"))
     for i in range(3):  # more files than one work item holds
-        for path in sorted(raw.glob("*.txt")):
+        for path in originals:
             shutil.copy(path, raw / f"x{i}_{path.name}")
     monkeypatch.setattr(predict, "SENTENCE_ROWS_PER_ITEM", 16)
     table = repo_dir / "data" / "labels" / "sentences.csv"
@@ -423,8 +424,9 @@ def _interrupt_after(monkeypatch, n_items: int) -> None:
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_resume_gives_the_same_files_as_an_uninterrupted_run(run, raw, tmp_path, monkeypatch, suffix):
+    originals = sorted(raw.glob("*.txt"))
     for i in range(2):
-        for path in sorted(raw.glob("*.txt")):
+        for path in originals:
             shutil.copy(path, raw / f"x{i}_{path.name}")
     (raw / "zz_empty.txt").write_text("", encoding="utf-8")
     args = [raw, "--summary", tmp_path / "s.csv", "--min-confidence", "0.5"]
@@ -478,3 +480,37 @@ def test_read_rows_round_trips_the_formatter(tmp_path):
             assert back[0] == {"a": "x,\"y\"\n", "b": "1.5", "c": "true", "d": '[["n", 0.1]]', "e": ""}
             assert next(csv.reader(io.StringIO(path.read_text(encoding="utf-8")),
                                    delimiter="\t" if fmt == "tsv" else ","))[0] == "a"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, jobs", [("SIGINT", 2), ("SIGTERM", 1)])
+def test_a_real_signal_leaves_complete_rows_and_resume_finishes(model_dir, raw, tmp_path, sig, jobs):
+    import signal
+    import subprocess
+    import time
+
+    originals = sorted(raw.glob("*.txt"))
+    for i in range(15):
+        for path in originals:
+            shutil.copy(path, raw / f"x{i:02d}_{path.name}")
+    base = [sys.executable, "-m", "kwct_ml.predict", str(raw), "--model", str(model_dir)]
+    ref = tmp_path / "ref.csv"
+    subprocess.run([*base, "-o", str(ref)], check=True, capture_output=True)
+    out = tmp_path / "o.csv"
+    proc = subprocess.Popen([*base, "-o", str(out), "--jobs", str(jobs)], stderr=subprocess.PIPE)
+    ckpt = Path(f"{out}.partial.ckpt")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ckpt.exists() and len(ckpt.read_text(encoding="utf-8").splitlines()) >= 3:
+            break
+        time.sleep(0.005)
+    proc.send_signal(getattr(signal, sig))
+    err = proc.communicate(timeout=60)[1].decode()
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == 130 and "Traceback" not in err and "--resume" in err
+    assert not out.exists()
+    partial = Path(f"{out}.partial").read_bytes()
+    assert ref.read_bytes().startswith(partial) and partial.endswith(b"\n")
+    subprocess.run([*base, "-o", str(out), "--resume"], check=True, capture_output=True)
+    assert out.read_bytes() == ref.read_bytes()
