@@ -298,7 +298,7 @@ def _table_rows(path: str, opts: Options, unit: str, result_columns: set[str]) -
             if mapping is None:  # first record: check the columns once
                 if opts.text_column not in record:
                     raise DataError(f"no text column {opts.text_column!r} (columns: "
-                                    f"{', '.join(map(str, record))})", path, line,
+                                    f"{', '.join(map(str, record))})", path, line if is_jsonl else 1,
                                     fix="pass --text-column NAME")
                 if opts.id_column and opts.id_column not in record:
                     raise DataError(f"no id column {opts.id_column!r}", path, line,
