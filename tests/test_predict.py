@@ -216,6 +216,13 @@ def test_jsonl_types_explain_and_uncertain(run, raw, tmp_path):
     assert any(row["uncertain"] for row in rows) and not all(row["uncertain"] for row in rows)
 
 
+def test_progress_bar_goes_to_stderr_when_asked(run, raw, tmp_path):
+    code, err = run(raw, "-o", tmp_path / "o.csv", "--progress", "--jobs", "2")
+    assert code == 0 and "120 sent" in err
+    assert "sent" not in run(raw, "-o", tmp_path / "o.csv", "--no-progress")[1].replace(
+        "sentences tagged", "")
+
+
 def test_csv_explain_is_a_json_string_and_bom_option(run, raw, tmp_path):
     out = tmp_path / "o.csv"
     assert run(raw / "000_0ab1c133074eaba5.txt", "-o", out, "--explain", "2", "--bom")[0] == 0

@@ -737,8 +737,9 @@ def _run(args, opts, tagger, sources, titles, formatter, result_columns, to_stdo
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked after this
     bar = tqdm(total=None, unit=" sent", desc=PROG, disable=not show, file=sys.stderr,
-               monitor_interval=0, initial=n_rows)
+               initial=n_rows)
     done = skip
     try:
         if not resuming:
