@@ -31,7 +31,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     p.add_argument("--limit", type=int, default=None, help="only the first N articles (quick check)")
-    p.add_argument("--model", default=None, help="model folder (default: models/latest or a temporary one)")
+    p.add_argument("--model", default=None,
+                   help="model folder, or 'temporary' (default: models/latest, else a temporary one)")
     args = p.parse_args(argv)
     result = measure(args.jobs, args.limit, args.model, keep_sentences=True)
     sentences = result.pop("_sentences")
