@@ -42,7 +42,7 @@ class TrainConfig:
     max_features: int = 0  # 0 = no limit
     sublinear_tf: bool = True
     normalizer: str = "normalize"
-    fast_vectorizer: bool = False  # kwct_ml.features' fast char n-gram vectoriser (same output)
+    fast_vectorizer: bool = True  # kwct_ml.features' fast char n-gram vectoriser (same output)
     # -- extra feature blocks (FeatureUnion beside the char n-grams)
     word_ngrams: bool = False  # word uni+bigram TF-IDF
     word_ngram_max: int = 2

@@ -151,16 +151,8 @@ def char_vectorizer(config: TrainConfig):
                   max_features=config.max_features or None, preprocessor=_preprocessor(config),
                   lowercase=False, dtype=np.float64)
     if config.fast_vectorizer:
-        try:
-            from . import features
-        except ImportError as exc:
-            raise ConfigError(f"fast_vectorizer: kwct_ml.features is not available ({exc}); "
-                              "set fast_vectorizer = false") from None
-        cls = getattr(features, "FastCharTfidf", None)
-        if cls is None:
-            raise ConfigError("fast_vectorizer: kwct_ml.features has no FastCharTfidf; "
-                              "set fast_vectorizer = false")
-        return cls(**params)
+        from .features import FastCharTfidf
+        return FastCharTfidf(**params)
     return TfidfVectorizer(**params)
 
 
