@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -225,3 +227,21 @@ def test_spanish_latin1_is_refused(tmp_path):
     path = write(tmp_path, "Añoranza, señor niño de España, ¿qué tal?\n".encode("latin-1"))
     with pytest.raises(DataError, match="not UTF-8"):
         read_text(path)
+
+
+def test_atomic_write_new_file_respects_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "new.csv", "a\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.csv").stat().st_mode) == 0o644  # not mkstemp's 0600
+
+
+def test_atomic_write_keeps_mode_of_replaced_file(tmp_path):
+    target = tmp_path / "shared.csv"
+    target.write_text("old\n", encoding="utf-8")
+    target.chmod(0o664)
+    atomic_write_text(target, "new\n")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o664
+    assert target.read_text(encoding="utf-8") == "new\n"

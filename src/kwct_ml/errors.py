@@ -33,19 +33,28 @@ class ModelError(KwctError):
     """A missing, incomplete or tampered model folder."""
 
 
+def _program(func) -> str:
+    """The dotted module name the user ran (``kwct_ml.train``), also under ``python -m``."""
+    module = func.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        module = spec.name if spec is not None else Path(sys.argv[0]).stem
+    return module if module.startswith("kwct_ml") else f"kwct_ml.{module.rsplit('.', 1)[-1]}"
+
+
 def cli(func):
     """Wrap a CLI ``main`` so user errors print one line and return an exit code."""
 
     @functools.wraps(func)
     def wrapper(argv=None):
-        prog = func.__module__.rsplit(".", 1)[-1]
+        prog = _program(func)
         try:
             return func(argv)
         except KwctError as exc:
-            print(f"kwct_ml.{prog}: error: {exc}", file=sys.stderr)
+            print(f"{prog}: error: {exc}", file=sys.stderr)
             return exc.exit_code
         except KeyboardInterrupt:
-            print(f"kwct_ml.{prog}: interrupted", file=sys.stderr)
+            print(f"{prog}: interrupted", file=sys.stderr)
             return 130
         except BrokenPipeError:  # e.g. `... | head`
             return 0

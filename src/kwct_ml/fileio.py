@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -95,6 +96,16 @@ def read_text(path: str | Path, encoding: str | None = None, allow_empty: bool =
     return text
 
 
+def _target_mode(path: Path) -> int:
+    """Permission bits for a replacement of ``path``: the old file's, else 0666 minus the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", **kwargs):
     """Open a temp file beside ``path``; on success it replaces ``path``, on error it vanishes."""
@@ -102,6 +113,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, _target_mode(path))  # mkstemp makes 0600; a plain open() would respect the umask
     try:
         kw = {} if "b" in mode else {"encoding": encoding, **kwargs}
         with open(tmp, mode, **kw) as handle:

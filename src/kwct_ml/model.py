@@ -230,6 +230,7 @@ class KwctModel:
         self.pipelines = dict(pipelines)
         self._names: dict[str, np.ndarray] = {}
         self._order: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._weights: dict[str, np.ndarray | None] = {}
 
     def __getstate__(self):
         return {"pipelines": self.pipelines}
@@ -294,11 +295,11 @@ class KwctModel:
         return self._names[task]
 
     def class_weights(self, task: str) -> np.ndarray | None:
-        """Weights (n_classes, n_features) in ``classes(task)`` order, or None."""
-        weights = self._pipeline(task)[-1].class_weights()
-        if weights is None:
-            return None
-        return weights[self._column_order(task)[1]]
+        """Weights (n_classes, n_features) in ``classes(task)`` order, or None (computed once)."""
+        if task not in self._weights:
+            weights = self._pipeline(task)[-1].class_weights()
+            self._weights[task] = None if weights is None else weights[self._column_order(task)[1]]
+        return self._weights[task]
 
     def explain(self, task: str, texts: Sequence[str], k: int = 5) -> list[list[tuple[str, float]]]:
         """For each text, up to ``k`` (feature, contribution) that pushed its predicted label most.
@@ -311,10 +312,11 @@ class KwctModel:
         if not texts or k <= 0:
             return [[] for _ in texts]
         weights = self.class_weights(task)
-        proba = self.predict_proba(task, texts)
         if weights is None:
             return [[] for _ in texts]
-        X = sparse.csr_matrix(self._pipeline(task)[:-1].transform(texts))
+        pipeline = self._pipeline(task)
+        X = sparse.csr_matrix(pipeline[:-1].transform(texts))  # transformed once, for both uses
+        proba = pipeline[-1].predict_proba(X)[:, self._column_order(task)[1]]
         names = self.feature_names(task)
         if names is None or len(names) != X.shape[1]:
             names = np.array([f"f{i}" for i in range(X.shape[1])], dtype=object)
