@@ -41,6 +41,8 @@ def test_int_accepted_for_float():
     ({"min_df": 2.5}, "min_df"),
     ({"name": "a b/c"}, "name"),
     ({"calibration_cv": 1}, "calibration_cv"),
+    ({"prior_smoothing": -0.1}, "prior_smoothing"),
+    ({"prior_smoothing": 1}, "prior_smoothing"),
     ({"classifier": "linear_svc", "calibration": "none"}, "calibration"),
 ])
 def test_bad_values_name_the_key(changes, key):

@@ -115,3 +115,15 @@ def test_model_pickles_and_predicts_the_same(model, sentences):
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(again.predict_proba("topic", sentences[:8]),
                                   model.predict_proba("topic", sentences[:8]))
+
+
+def test_prior_smoothing_mixes_in_the_training_prior(sentences):
+    texts, labels = sentences[:40], _labels(40)
+    plain = build_pipeline(TrainConfig(), "topic").fit(texts, labels)
+    smooth = build_pipeline(TrainConfig(prior_smoothing=0.5), "topic").fit(texts, labels)
+    classes = list(smooth[-1].classes_)
+    prior = np.array([labels.count(c) / len(labels) for c in classes])
+    p, q = plain.predict_proba(sentences[50:55]), smooth.predict_proba(sentences[50:55])
+    np.testing.assert_allclose(q, 0.5 * p + 0.5 * prior)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)
+    assert pickle.loads(pickle.dumps(smooth)).predict_proba(sentences[50:52]).tolist() == q[:2].tolist()

@@ -56,6 +56,7 @@ class TrainConfig:
     max_iter: int = 5000
     calibration: str = "sigmoid"
     calibration_cv: int = 3  # lowered automatically to the smallest class count (min 2)
+    prior_smoothing: float = 0.0  # p = (1 - s) * p + s * training class prior; 0 = off
     # -- data
     include_authored: bool = True  # authored sentences: always training-only
     # -- evaluation
@@ -119,6 +120,8 @@ class TrainConfig:
             positive(key)
         at_least("max_iter", 100)
         at_least("calibration_cv", 2)
+        if not 0 <= self.prior_smoothing < 1:
+            raise ConfigError(f"prior_smoothing: must be in [0, 1), got {self.prior_smoothing!r}")
         at_least("seed", 0)
         at_least("learning_curve_repeats", 1)
         if self.calibration == "none" and self.classifier in NEEDS_CALIBRATION:

@@ -67,14 +67,17 @@ class KwctClassifier(ClassifierMixin, BaseEstimator):
     ``predict_proba``). The calibration folds are stratified over classes with at least two
     examples, ``min(cv, smallest such class)`` of them; classes seen once stay in every training
     part (their probability is then calibrated only as a negative). With a single class in the
-    training data the classifier predicts it with probability 1.
+    training data the classifier predicts it with probability 1. ``prior_smoothing`` s > 0 mixes
+    the probabilities with the training class frequencies: ``(1 - s) * p + s * prior``.
     """
 
-    def __init__(self, estimator=None, calibration: str = "sigmoid", cv: int = 3, random_state: int = 0):
+    def __init__(self, estimator=None, calibration: str = "sigmoid", cv: int = 3, random_state: int = 0,
+                 prior_smoothing: float = 0.0):
         self.estimator = estimator
         self.calibration = calibration
         self.cv = cv
         self.random_state = random_state
+        self.prior_smoothing = prior_smoothing
 
     def _splits(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]] | None:
         classes, counts = np.unique(y, return_counts=True)
@@ -103,11 +106,16 @@ class KwctClassifier(ClassifierMixin, BaseEstimator):
                 splits = [(everything, everything)]
             self.model_ = CalibratedClassifierCV(clone(base), method=self.calibration, cv=splits).fit(X, y)
         self.classes_ = np.asarray(self.model_.classes_)
+        self.prior_ = np.array([np.mean(y == c) for c in self.classes_])
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
-        return self.model_.predict_proba(X)
+        proba = self.model_.predict_proba(X)
+        smoothing = getattr(self, "prior_smoothing", 0.0)  # models pickled before the option
+        if smoothing:
+            proba = (1 - smoothing) * proba + smoothing * self.prior_
+        return proba
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
@@ -188,7 +196,7 @@ def make_classifier(config: TrainConfig) -> KwctClassifier:
     else:  # pragma: no cover - TrainConfig validates
         raise ConfigError(f"classifier: unknown {config.classifier!r}")
     return KwctClassifier(base, calibration=config.calibration, cv=config.calibration_cv,
-                          random_state=config.seed)
+                          random_state=config.seed, prior_smoothing=config.prior_smoothing)
 
 
 def build_pipeline(config: TrainConfig, task: str) -> Pipeline:
