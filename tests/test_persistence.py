@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
+import joblib
 import numpy as np
 import pytest
 
@@ -79,7 +81,7 @@ def test_tampered_model_refused(tmp_path, model):
         handle.write(b"\0")
     with pytest.raises(ModelError, match="sha256 does not match") as info:
         load_model(folder)
-    assert "\n" not in str(info.value) and "retrain" in str(info.value)
+    assert "\n" not in str(info.value) and "re-train" in str(info.value)
 
 
 def test_missing_model_and_manifest(tmp_path, model, monkeypatch):
@@ -98,11 +100,145 @@ def test_sklearn_version_mismatch_warns(tmp_path, model):
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["versions"]["scikit-learn"] = "0.0.1"
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.warns(ModelVersionWarning, match="scikit-learn 0.0.1"):
+    with pytest.warns(ModelVersionWarning, match=r"scikit-learn 0\.0\.1.*re-train") as record:
         loaded, _ = load_model(folder)
     assert loaded.classes("topic")
+    assert len(record) == 1 and "\n" not in str(record[0].message)
 
 
 def test_model_file_path_accepted(tmp_path, model):
     folder = save_model(model, "run", tmp_path)
     assert load_model(folder / "model.joblib")[1]["run"] == "run"
+
+
+# --- tampering (issue 8) -------------------------------------------------------------------------
+
+@pytest.fixture
+def never_unpickle(monkeypatch):
+    """Fail the test if joblib.load runs: a refused model must never be unpickled."""
+
+    def load(*args, **kwargs):
+        raise AssertionError("joblib.load was called on a refused model")
+
+    monkeypatch.setattr(joblib, "load", load)
+
+
+def _edit_manifest(folder, **changes):
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.update(changes)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def _refused(folder, match: str) -> str:
+    with pytest.raises(ModelError, match=match) as info:
+        load_model(folder)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("where", [0, 0.5, -1])
+def test_one_changed_byte_is_refused_before_unpickling(tmp_path, model, never_unpickle, where):
+    folder = save_model(model, "run", tmp_path)
+    data = bytearray((folder / "model.joblib").read_bytes())
+    i = int(where * len(data)) if isinstance(where, float) else where
+    data[i] ^= 0x01
+    (folder / "model.joblib").write_bytes(bytes(data))
+    message = _refused(folder, "sha256 does not match")
+    assert "re-train" in message and "trusted source" in message
+
+
+@pytest.mark.parametrize("named", ["other.joblib", "../x.joblib", "/tmp/x.joblib", "sub/model.joblib"])
+def test_manifest_naming_another_file_is_refused(tmp_path, model, never_unpickle, named):
+    folder = save_model(model, "run", tmp_path)
+    # the other file holds a valid model whose checksum matches: only the name gives it away
+    target = folder / named if not named.startswith("/") else tmp_path / "abs.joblib"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes((folder / "model.joblib").read_bytes())
+    _edit_manifest(folder, model_file=str(target) if named.startswith("/") else named)
+    assert "trusted source" in _refused(folder, "names the model file")
+
+
+@pytest.mark.parametrize("text, match", [
+    ("{not json", "unreadable"),
+    ("[1, 2]", "no valid sha256"),
+    ('{"run": "x"}', "no valid sha256"),
+    ('{"sha256": "abc"}', "no valid sha256"),
+    ('{"sha256": null}', "no valid sha256"),
+    ("\udcff", "unreadable"),
+])
+def test_invalid_manifest_is_refused(tmp_path, model, never_unpickle, text, match):
+    folder = save_model(model, "run", tmp_path)
+    raw = text.encode("utf-8", errors="surrogateescape")
+    (folder / "manifest.json").write_bytes(raw)
+    _refused(folder, match)
+
+
+def test_missing_model_file_is_refused(tmp_path, model, never_unpickle):
+    folder = save_model(model, "run", tmp_path)
+    (folder / "model.joblib").unlink()
+    _refused(folder, "model.joblib is missing")
+
+
+def test_model_and_manifest_edited_together_is_loaded_only_if_it_unpickles(tmp_path, model):
+    """What the checksum cannot catch: a consistent edit. Garbage still ends in one clear error."""
+    folder = save_model(model, "run", tmp_path)
+    garbage = b"not a pickle at all"
+    (folder / "model.joblib").write_bytes(garbage)
+    _edit_manifest(folder, sha256=hashlib.sha256(garbage).hexdigest())
+    assert "re-train" in _refused(folder, "cannot load")
+
+
+def test_other_sklearn_version_that_fails_to_unpickle_is_one_error(tmp_path, model, monkeypatch):
+    folder = save_model(model, "run", tmp_path)
+    _edit_manifest(folder, versions={"scikit-learn": "0.0.1"})
+
+    def load(*args, **kwargs):
+        raise AttributeError("Can't get attribute '_OldThing' on <module 'sklearn.svm'>\nmore")
+
+    monkeypatch.setattr(joblib, "load", load)
+    with pytest.warns(ModelVersionWarning):
+        message = _refused(folder, "cannot load")
+    assert "0.0.1" in message and "re-train" in message
+
+
+def test_the_bytes_unpickled_are_the_bytes_checked(tmp_path, model, monkeypatch):
+    folder = save_model(model, "run", tmp_path)
+    seen = []
+    real = joblib.load
+
+    def load(source, *args, **kwargs):
+        seen.append(source)
+        (folder / "model.joblib").write_bytes(b"swapped after the check")
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(joblib, "load", load)
+    assert load_model(folder)[0].classes("topic")
+    assert not isinstance(seen[0], str | os.PathLike)  # an in-memory copy, not the path
+
+
+def test_stale_temp_folder_of_another_save_is_left_alone(tmp_path, model):
+    stale = tmp_path / ".tmp-run-999-abcd"
+    stale.mkdir()
+    (stale / "model.joblib").write_bytes(b"half")
+    save_model(model, "run", tmp_path)
+    assert (stale / "model.joblib").read_bytes() == b"half"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-run-999-abcd", "latest", "run"]
+
+
+def test_concurrent_saves_of_one_name_give_one_complete_folder(tmp_path, model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(_):
+        try:
+            return save_model(model, "same", tmp_path)
+        except ModelError as exc:
+            return exc
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(attempt, range(4)))
+    assert sum(isinstance(r, os.PathLike) for r in results) >= 1
+    assert all(isinstance(r, os.PathLike) or "same" in str(r) for r in results)
+    assert load_model(tmp_path / "latest")[1]["run"] == "same"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "same"]

@@ -1,17 +1,21 @@
 """Model folders: model.joblib + manifest.json (with its sha256) + README.md, and ``models/latest``.
 
-A folder is written as ``models/.tmp-<run>`` and renamed into place only when complete; the
-``latest`` symlink is then replaced atomically, so it always names a complete model. Loading a
-joblib file runs code, so ``load_model`` refuses a file whose checksum differs from its manifest.
+A folder is written as ``models/.tmp-<run>-<pid>-<random>`` and renamed into place only when
+complete; the ``latest`` symlink is then replaced atomically, so it always names a complete model.
+Loading a joblib file runs code, so ``load_model`` refuses a file whose checksum differs from its
+manifest, checking the very bytes it then unpickles (see docs/security.md for what that protects).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import platform
+import re
+import secrets
 import shutil
 import warnings
 from collections.abc import Callable
@@ -20,6 +24,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import sklearn
+from sklearn.exceptions import InconsistentVersionWarning
 
 from . import __version__
 from .errors import ModelError
@@ -31,7 +36,11 @@ LATEST = "latest"
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
+TMP_PREFIX = ".tmp-"
 TRAIN_HINT = "train one with `python -m kwct_ml.train` (or `make run`)"
+TAMPER_HINT = ("re-train with `python -m kwct_ml.train` or re-download the model folder from a "
+               "trusted source (see docs/security.md)")
+_SHA256 = re.compile("[0-9a-f]{64}")
 
 
 class ModelVersionWarning(UserWarning):
@@ -67,17 +76,16 @@ def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT
 
     ``manifest`` holds extra entries (config, data checksums, sizes, metrics); the model checksum,
     versions and label sets are added here. ``card`` is the README text or a function of the full
-    manifest returning it (default ``default_card``). Returns the final folder.
+    manifest returning it (default ``default_card``). Returns the final folder. The folder is
+    built under a unique ``.tmp-<run>-*`` name, so two saves never share a temp folder, and the
+    final rename fails rather than overwrite a folder another process put there meanwhile.
     """
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     final = models_dir / run_name
     if final.exists() or final.is_symlink():
         raise ModelError(f"{final} already exists; pass another --name or remove it")
-    tmp = models_dir / f".tmp-{run_name}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+    tmp = unique_folder(models_dir, f"{TMP_PREFIX}{run_name}")
     try:
         _write_model_file(model, tmp / MODEL_FILE)
         full = {
@@ -91,13 +99,38 @@ def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT
         atomic_write_text(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2) + "\n")
         text = card(full) if callable(card) else card if card is not None else default_card(full)
         atomic_write_text(tmp / CARD_FILE, text)
-        os.rename(tmp, final)
+        try:
+            os.rename(tmp, final)
+        except OSError:  # a non-empty folder of that name appeared since the check above
+            raise ModelError(f"{final} appeared while saving (another run with the same name?); "
+                             "pass another --name") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if update_latest:
         point_latest(models_dir, run_name)
     return final
+
+
+def unique_folder(parent: Path, prefix: str) -> Path:
+    """Create and return a new folder ``parent/prefix-<pid>-<random>`` (exclusive, umask applies)."""
+    while True:
+        path = parent / f"{prefix}-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:  # pragma: no cover - 32 random bits
+            continue
+
+
+def discard(folder: str | Path) -> None:
+    """Remove a model (or run) folder so that no half-deleted copy is ever visible under its name."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    trash = folder.with_name(f"{TMP_PREFIX}discard-{folder.name}-{os.getpid()}")
+    os.rename(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def point_latest(models_dir: str | Path, run_name: str) -> Path:
@@ -131,7 +164,7 @@ def _model_folder(path: str | Path | None) -> Path:
 
 
 def read_manifest(path: str | Path | None = None) -> dict:
-    """The manifest of the model folder ``path`` (default ``models/latest``)."""
+    """The manifest of the model folder ``path`` (default ``models/latest``), checked for shape."""
     folder = _model_folder(path)
     manifest_path = folder / MANIFEST_FILE
     try:
@@ -139,38 +172,62 @@ def read_manifest(path: str | Path | None = None) -> dict:
     except FileNotFoundError:
         raise ModelError(f"{manifest_path} is missing (incomplete model folder); {TRAIN_HINT}") from None
     except (OSError, ValueError) as exc:
-        raise ModelError(f"{manifest_path}: unreadable ({exc}); {TRAIN_HINT}") from None
-    if not isinstance(manifest, dict) or "sha256" not in manifest:
-        raise ModelError(f"{manifest_path}: no sha256 entry (not a kwct_ml manifest); {TRAIN_HINT}")
+        raise ModelError(f"{manifest_path}: unreadable ({str(exc).splitlines()[0]}); "
+                         f"{TAMPER_HINT}") from None
+    if not isinstance(manifest, dict) or not _SHA256.fullmatch(str(manifest.get("sha256", ""))):
+        raise ModelError(f"{manifest_path}: no valid sha256 entry (not a kwct_ml manifest); {TAMPER_HINT}")
+    named = manifest.get("model_file", MODEL_FILE)
+    if named != MODEL_FILE:
+        raise ModelError(f"{manifest_path}: names the model file {named!r}; a kwct_ml manifest always "
+                         f"names {MODEL_FILE} in its own folder, so this one was edited: refusing to "
+                         f"load it; {TAMPER_HINT}")
     return manifest
+
+
+def _read_verified(model_path: Path, expected: str) -> bytes:
+    """The model file's bytes, only if their sha256 is ``expected`` (checked bytes = loaded bytes)."""
+    try:
+        data = model_path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{model_path} is missing (incomplete model folder); {TRAIN_HINT}") from None
+    except OSError as exc:
+        raise ModelError(f"{model_path}: cannot read ({exc.strerror})") from None
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise ModelError(f"{model_path}: sha256 does not match {MANIFEST_FILE} (the file was changed "
+                         f"or is corrupt): refusing to load it, since loading runs code; {TAMPER_HINT}")
+    return data
 
 
 def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
     """Load a model folder (default ``models/latest``) after checking its sha256.
 
-    Raises ``ModelError`` when the folder is absent/incomplete or the checksum differs; emits a
+    The model file is read once, hashed, and only those bytes are unpickled, so a file swapped
+    after the check is never loaded. Raises ``ModelError`` when the folder is absent/incomplete,
+    the manifest is invalid or names another file, or the checksum differs; emits a
     ``ModelVersionWarning`` when the model was saved with another scikit-learn version.
     """
     folder = _model_folder(path)
     manifest = read_manifest(folder)
-    model_path = folder / manifest.get("model_file", MODEL_FILE)
-    if not model_path.is_file():
-        raise ModelError(f"{model_path} is missing (incomplete model folder); {TRAIN_HINT}")
-    actual = sha256_file(model_path)
-    if actual != manifest["sha256"]:
-        raise ModelError(f"{model_path}: sha256 does not match {MANIFEST_FILE} (file changed or "
-                         "corrupt; refusing to load it); retrain with `python -m kwct_ml.train` "
-                         "or restore the folder")
-    saved = manifest.get("versions", {}).get("scikit-learn")
-    if saved and saved != sklearn.__version__:
+    model_path = folder / MODEL_FILE
+    data = _read_verified(model_path, manifest["sha256"])
+    versions = manifest.get("versions")
+    saved = versions.get("scikit-learn") if isinstance(versions, dict) else None
+    other_version = saved is not None and saved != sklearn.__version__
+    if other_version:
         warnings.warn(f"{model_path}: saved with scikit-learn {saved}, running {sklearn.__version__}; "
-                      "predictions may differ or fail: retrain with `python -m kwct_ml.train`",
-                      ModelVersionWarning, stacklevel=2)
+                      "predictions may differ or fail: re-train it with `python -m kwct_ml.train` "
+                      f"(or install scikit-learn=={saved})", ModelVersionWarning, stacklevel=2)
     try:
-        pipelines = joblib.load(model_path)
+        with warnings.catch_warnings():
+            if other_version:  # already said above, in one line
+                warnings.simplefilter("ignore", InconsistentVersionWarning)
+            pipelines = joblib.load(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a model problem for the user
-        raise ModelError(f"{model_path}: cannot load ({type(exc).__name__}: {exc}); retrain with "
-                         "`python -m kwct_ml.train`") from None
+        raise ModelError(f"{model_path}: cannot load ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}); re-train it with "
+                         "`python -m kwct_ml.train`" + (f" (saved with scikit-learn {saved}, running "
+                                                       f"{sklearn.__version__})" if other_version else "")
+                         ) from None
     if not isinstance(pipelines, dict) or not pipelines:
         raise ModelError(f"{model_path}: not a kwct_ml model (expected task pipelines); {TRAIN_HINT}")
     try:

@@ -2,19 +2,25 @@
 
 Writes ``models/<run>/`` (model.joblib, manifest.json, README.md; ``models/latest`` moves to it)
 and ``experiments/runs/<run>/`` (config.toml, metrics.json, predictions.csv, report.md/html).
-Both folders are built under a temporary name and renamed when complete.
+Both folders are built under temporary ``.tmp-`` names and renamed when complete, and ``latest``
+moves last; Ctrl-C or SIGTERM at any point leaves the previous ``models/latest`` and no
+half-written folder. Concurrent runs get distinct run ids (``<stamp>-<name>-2``, ...).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import functools
+import itertools
 import json
 import os
 import shlex
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,7 +32,7 @@ from .dataset import DEFAULT_DATA_DIR, LABEL_FILES, load_corpus, load_eval_set
 from .errors import ConfigError
 from .evaluate import cross_validate, evaluate_external, fit_model, learning_curve, split_corpus
 from .fileio import atomic_write_text
-from .persistence import DEFAULT_MODELS_DIR, save_model, sha256_file
+from .persistence import DEFAULT_MODELS_DIR, TMP_PREFIX, discard, point_latest, save_model, sha256_file
 from .schema import TASKS, labels_for
 
 DEFAULT_RUNS_DIR = Path("experiments") / "runs"
@@ -64,13 +70,44 @@ def _say(message: str) -> None:
     print(f"kwct_ml.train: {message}", file=sys.stderr, flush=True)
 
 
-def _run_id(name: str, models_dir: Path, runs_dir: Path) -> str:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_id, n = f"{stamp}-{name}", 1
-    while (models_dir / run_id).exists() or (runs_dir / run_id).exists():
-        n += 1
-        run_id = f"{stamp}-{name}-{n}"
-    return run_id
+def _reserve_run(name: str, models_dir: Path, runs_dir: Path, stamp: str | None = None) -> tuple[str, Path]:
+    """A run id no other run has, and its temp run folder, created exclusively to claim the id.
+
+    Two runs started in the same second with the same name get ``<stamp>-<name>`` and
+    ``<stamp>-<name>-2``: ``mkdir`` of ``runs_dir/.tmp-<id>`` succeeds for one process only.
+    """
+    stamp = stamp or dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):
+        run_id = f"{stamp}-{name}" + (f"-{n}" if n > 1 else "")
+        tmp = runs_dir / f"{TMP_PREFIX}{run_id}"
+        try:
+            tmp.mkdir()
+        except FileExistsError:  # another run holds it (or a killed run left it)
+            continue
+        if (models_dir / run_id).exists() or (runs_dir / run_id).exists():  # finished before us
+            tmp.rmdir()
+            continue
+        return run_id, tmp
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT/SIGTERM while the run is committed (two renames); they arrive right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _label_files(data_dir: Path, include_authored: bool) -> dict[str, str]:
@@ -176,30 +213,26 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
         external_result = {"path": str(eval_set), **evaluate_external(corpus, external, config, model)}
     timing["total_seconds"] = time.perf_counter() - started
 
-    run_id = _run_id(config.name, models_dir, runs_dir)
-    results = {
-        "run": run_id,
-        "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": command,
-        "selection": SELECTION,
-        "config": config.to_dict(),
-        "data": {"data_dir": str(data_dir), "n_evaluated": len(evaluated),
-                 "n_articles": int(evaluated["doc_id"].nunique()), "n_authored": len(extra),
-                 "n_training": len(evaluated) + len(extra),
-                 "label_files": _label_files(data_dir, config.include_authored),
-                 "label_counts": _label_counts(evaluated)},
-        "cv": cv,
-        "learning_curve": curve,
-        "eval_set": external_result,
-        "timing": timing,
-        "model_dir": str(models_dir / run_id),
-    }
-
-    run_tmp = runs_dir / f".tmp-{run_id}"
-    if run_tmp.exists():
-        shutil.rmtree(run_tmp)
-    run_tmp.mkdir(parents=True)
+    run_id, run_tmp = _reserve_run(config.name, models_dir, runs_dir)
+    committed = False
     try:
+        results = {
+            "run": run_id,
+            "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": command,
+            "selection": SELECTION,
+            "config": config.to_dict(),
+            "data": {"data_dir": str(data_dir), "n_evaluated": len(evaluated),
+                     "n_articles": int(evaluated["doc_id"].nunique()), "n_authored": len(extra),
+                     "n_training": len(evaluated) + len(extra),
+                     "label_files": _label_files(data_dir, config.include_authored),
+                     "label_counts": _label_counts(evaluated)},
+            "cv": cv,
+            "learning_curve": curve,
+            "eval_set": external_result,
+            "timing": timing,
+            "model_dir": str(models_dir / run_id),
+        }
         atomic_write_text(run_tmp / "config.toml", config.to_toml())
         predictions.to_csv(run_tmp / "predictions.csv", index=False)
         if report:
@@ -216,10 +249,17 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
                     "metrics": headline(results), "command": command, "created": results["created"],
                     "report": str(runs_dir / run_id)}
         model_dir = save_model(model, run_id, models_dir, manifest=manifest,
-                               card=functools.partial(model_card, results))
-        os.rename(run_tmp, runs_dir / run_id)
+                               card=functools.partial(model_card, results), update_latest=False)
+        with _signals_deferred():
+            os.rename(run_tmp, runs_dir / run_id)
+            point_latest(models_dir, run_id)
+            committed = True
     except BaseException:
-        shutil.rmtree(run_tmp, ignore_errors=True)
+        if not committed:  # roll back: the previous models/latest stays, nothing half-written is left
+            shutil.rmtree(run_tmp, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                discard(runs_dir / run_id)
+                discard(models_dir / run_id)
         raise
     results["model_dir"] = str(model_dir)
     results["run_dir"] = str(runs_dir / run_id)
@@ -239,8 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs: must be >= 1, got {args.jobs}")
     command = "python -m kwct_ml.train" + (" " + shlex.join(raw) if raw else "")
-    results = train(config, args.data_dir, args.eval_set, args.models_dir, args.runs_dir,
-                    report=not args.no_report, jobs=args.jobs, command=command)
+    old_term = None
+    if threading.current_thread() is threading.main_thread():  # SIGTERM cleans up like Ctrl-C
+        old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        results = train(config, args.data_dir, args.eval_set, args.models_dir, args.runs_dir,
+                        report=not args.no_report, jobs=args.jobs, command=command)
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     print(format_headline(results))
     print(f"model:  {results['model_dir']}")
     where = Path(results["run_dir"]) / ("report.html" if not args.no_report else "metrics.json")
