@@ -233,3 +233,60 @@ def test_each_rule_is_idempotent(text):
     for rule in rules:
         once = rule(text)
         assert rule(once) == once, rule.__name__
+
+
+# --- the fast composed normaliser equals the rule functions applied in order ----------------------
+
+def _by_rules(text: str, teh_marbuta: bool = True) -> str:
+    """The rule functions called one by one, in ``normalize``'s documented order."""
+    for rule in [nz.remove_invisible, nz.fold_presentation_forms, nz.strip_diacritics, nz.strip_tatweel,
+                 nz.normalize_alef, nz.normalize_alef_maksura,
+                 *([nz.normalize_teh_marbuta] if teh_marbuta else []),
+                 nz.normalize_digits, nz.normalize_punctuation, nz.lowercase_latin, nz.remove_invisible,
+                 nz.normalize_whitespace]:
+        text = rule(text)
+    return text
+
+
+def _same_as_rules(text: str) -> None:
+    assert nz.normalize(text) == _by_rules(text) == nz.normalize_by_rules(text)
+    assert nz.normalize_keep_teh_marbuta(text) == _by_rules(text, teh_marbuta=False)
+
+
+def test_fast_normalize_equals_rules_on_seed_articles(repo_dir, arabic_sentences):
+    paths = sorted((repo_dir / "data" / "raw").glob("*.txt"))
+    assert paths
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        _same_as_rules(text)
+        for line in text.splitlines():
+            _same_as_rules(line)
+    for text in arabic_sentences.values():
+        _same_as_rules(text)
+
+
+@pytest.mark.parametrize("text", [
+    "", " ", "\u200b", "\u200b \u200c", " \t\n", "a", "\u00a0ا\u00a0", "ﻻ", "ﻷ مرحبا", "\ufe70",
+    "وغيرها…", "STRASSE ß İstanbul", "ΣΑΣ", "😀 تدين 😀", "\ud800", "x\u0301", "ا\u200b\u0640\u064e",
+])
+def test_fast_normalize_equals_rules_on_edge_cases(text):
+    _same_as_rules(text)
+
+
+def test_fast_table_is_consistent_with_each_character():
+    # every character of the Arabic blocks and Latin-1 on its own, as the table maps it
+    for code in [*range(0x0000, 0x0250), *range(0x0600, 0x0900), *range(0x2000, 0x2070),
+                 *range(0xFB50, 0xFF00)]:
+        _same_as_rules(chr(code))
+
+
+@PROPERTY
+@given(st.text())
+def test_fast_normalize_equals_rules_on_any_unicode(text):
+    _same_as_rules(text)
+
+
+@PROPERTY
+@given(ARABIC_HEAVY)
+def test_fast_normalize_equals_rules_on_arabic_heavy_text(text):
+    _same_as_rules(text)

@@ -5,8 +5,11 @@ Normalised text is only fed to vectorisers; the raw sentence is always kept for 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+
+import numpy as np
 
 # Harakat, tanween, shadda, sukun (064B-0652), maddah/hamza marks (0653-065F), superscript
 # alef (0670), honorific signs (0610-061A) and Quranic annotation marks (06D6-06ED and the
@@ -91,9 +94,37 @@ def normalize_whitespace(text: str) -> str:
 
 
 def normalize(text: str, *, teh_marbuta: bool = True) -> str:
-    """Apply every rule in a fixed order; idempotent: normalize(normalize(x)) == normalize(x)."""
+    """Apply every rule in a fixed order; idempotent: normalize(normalize(x)) == normalize(x).
+
+    Same output as ``normalize_by_rules``, in one table look-up per character (see ``_table``).
+    """
+    if not text:
+        return ""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    mapped = _table(teh_marbuta)[codes]
+    if mapped.min() == _COMPLEX:  # a presentation form or a character that becomes several
+        return normalize_by_rules(text, teh_marbuta=teh_marbuta)
+    mapped = mapped[mapped != _DELETE]
+    space = mapped == _SPACE
+    # drop a space that follows a space or starts the text, then a trailing one
+    drop = space.copy()
+    drop[1:] &= space[:-1]
+    mapped = mapped[~drop]
+    if len(mapped) and mapped[-1] == _SPACE:
+        mapped = mapped[:-1]
+    return mapped.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def normalize_by_rules(text: str, *, teh_marbuta: bool = True) -> str:
+    """The reference composition of the rule functions, in order (``normalize`` is its fast twin)."""
     text = remove_invisible(text)
     text = fold_presentation_forms(text)
+    text = _character_rules(text, teh_marbuta)
+    return normalize_whitespace(text)
+
+
+def _character_rules(text: str, teh_marbuta: bool) -> str:
+    """The rules after presentation-form folding and before white space, in order."""
     text = strip_diacritics(text)
     text = strip_tatweel(text)
     text = normalize_alef(text)
@@ -103,8 +134,53 @@ def normalize(text: str, *, teh_marbuta: bool = True) -> str:
     text = normalize_digits(text)
     text = normalize_punctuation(text)
     text = lowercase_latin(text)
-    text = remove_invisible(text)
-    return normalize_whitespace(text)
+    return remove_invisible(text)
+
+
+_DELETE, _COMPLEX, _SPACE = -1, -2, ord(" ")
+
+
+@functools.cache
+def _table(teh_marbuta: bool) -> np.ndarray:
+    """Code point -> code point of its normalised form (every white space -> space), ``_DELETE``
+    if the rules remove it, ``_COMPLEX`` if it becomes several characters or is a presentation
+    form (folded by runs: such text takes ``normalize_by_rules``).
+
+    Built once: every rule but folding and white space maps characters one by one, so their
+    composition is a per-character table; only the characters some rule touches are examined.
+    """
+    touched, spaces, forms = _special_characters()
+    table = np.arange(0x110000, dtype=np.int32)
+    for char in touched:
+        out = _character_rules(char, teh_marbuta)
+        table[ord(char)] = _DELETE if not out else ord(out) if len(out) == 1 else _COMPLEX
+    for char in spaces:
+        if table[ord(char)] == ord(char):
+            table[ord(char)] = _SPACE
+        else:  # no rule maps white space today; if one did, take the reference path
+            table[ord(char)] = _COMPLEX
+    for char in forms:
+        table[ord(char)] = _COMPLEX
+    table.flags.writeable = False
+    return table
+
+
+@functools.cache
+def _special_characters() -> tuple[set[str], str, str]:
+    """(characters a per-character rule may change, white space, presentation forms): members of
+    the rules' character classes and tables, and the characters case folding changes."""
+    everything = "".join(map(chr, range(0x110000)))
+    touched = set(_DIACRITICS.findall(everything)) | set(_INVISIBLE.findall(everything))
+    touched |= {_TATWEEL} | {chr(c) for table in (_ALEF, _ALEF_MAKSURA, _TEH_MARBUTA, _DIGITS,
+                                                  _PUNCTUATION) for c in table}
+    step = 4096
+    for start in range(0, len(everything), step):
+        block = everything[start:start + step]
+        # case folding never shortens a character, so an unchanged block has no changed character
+        if block.casefold() != block:
+            touched.update(c for c in block if c.casefold() != c)
+    return (touched, "".join(_WHITESPACE.findall(everything)),
+            "".join(_PRESENTATION_FORMS.findall(everything)))
 
 
 def normalize_keep_teh_marbuta(text: str) -> str:
