@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pandas as pd
 import pytest
@@ -125,3 +126,138 @@ def test_failure_leaves_no_half_written_run(tmp_path, small_data, fast_config, m
     assert os.readlink(tmp_path / "models" / "latest").endswith("-first")
     others = sorted(p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith("-first"))
     assert others == ["latest"]
+
+
+# --- interruption and concurrency (issue 8) ------------------------------------------------------
+
+FIXED_STAMP = "20260101-000000"
+
+
+def _visible(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def _assert_only(tmp_path, runs: list[str], latest: str) -> None:
+    """Exactly ``runs`` are visible as model and run folders, no temp folder is left, latest loads."""
+    models, run_root = tmp_path / "models", tmp_path / "runs"
+    assert _visible(models) == sorted([*runs, "latest"])
+    assert _visible(run_root) == sorted(runs)
+    assert not [p for p in [*models.iterdir(), *run_root.iterdir()] if p.name.startswith(".tmp-")]
+    assert os.readlink(models / "latest") == latest
+    model, manifest = load_model(models / "latest")
+    assert manifest["run"] == latest and model.classes("stance")
+    for run in runs:
+        load_model(models / run)
+        assert {"config.toml", "metrics.json", "predictions.csv"} <= set(_visible(run_root / run))
+
+
+def test_run_ids_are_unique_within_one_second(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    models, runs = tmp_path / "models", tmp_path / "runs"
+    (models / f"{FIXED_STAMP}-x").mkdir(parents=True)  # a finished model folder of that id
+    runs.mkdir()
+    (runs / f".tmp-{FIXED_STAMP}-x-2").mkdir()  # a run in progress (or killed) holds -2
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda _: train._reserve_run("x", models, runs, FIXED_STAMP), range(6)))
+    ids = [run_id for run_id, _ in got]
+    expected = [f"{FIXED_STAMP}-x-{n}" for n in range(3, 9)]
+    assert sorted(ids, key=lambda i: int(i.rsplit("-", 1)[1])) == expected
+    assert all(tmp.is_dir() and tmp.name == f".tmp-{run_id}" for run_id, tmp in got)
+
+
+@pytest.mark.parametrize("stage", ["report", "model_saved", "run_renamed"])
+def test_interrupt_at_each_save_stage_rolls_back(tmp_path, small_data, fast_config, monkeypatch, stage,
+                                                capsys):
+    assert train.main(_args(tmp_path, small_data, fast_config, "--name", "first")) == 0
+    (first,) = _visible(tmp_path / "runs")
+
+    def interrupt(real):
+        def wrapper(*args, **kwargs):
+            if stage == "run_renamed":
+                raise KeyboardInterrupt  # point_latest: the run folder is already in place
+            real(*args, **kwargs)
+            raise KeyboardInterrupt
+        return wrapper
+
+    target = {"report": "atomic_write_text", "model_saved": "save_model",
+              "run_renamed": "point_latest"}[stage]
+    monkeypatch.setattr(train, target, interrupt(getattr(train, target)))
+    assert train.main(_args(tmp_path, small_data, fast_config, "--name", "second")) == 130
+    assert "interrupted" in capsys.readouterr().err
+    _assert_only(tmp_path, [first], first)
+
+
+def _driver(tmp_path, data, config, name: str, hook: str = "", jobs: int = 1) -> list[str]:
+    """A real `python -m kwct_ml.train`-like process; ``hook`` is code run before main()."""
+    code = ("import sys, time, functools\nfrom kwct_ml import train, persistence\n" + hook
+            + "\nsys.exit(train.main(sys.argv[1:]))\n")
+    return [sys.executable, "-c", code, *_args(tmp_path, data, config, "--name", name, "--jobs", str(jobs))]
+
+
+SLOW_SAVE = """
+real = persistence._write_model_file
+def slow(model, path):
+    real(model, path)
+    print("SAVING", file=sys.stderr, flush=True)
+    time.sleep(60)
+persistence._write_model_file = slow
+"""
+SLOW_COMMIT = """
+real = train.point_latest
+def slow(*args):
+    print("SAVING", file=sys.stderr, flush=True)
+    time.sleep(1.5)  # inside the commit: the signal must wait until latest has moved
+    return real(*args)
+train.point_latest = slow
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, stage, jobs", [("SIGINT", "cv", 2), ("SIGTERM", "cv", 1),
+                                              ("SIGTERM", "save", 1), ("SIGINT", "commit", 1)])
+def test_a_real_signal_during_train_keeps_the_previous_latest(tmp_path, data_copy, fast_config, sig, stage,
+                                                              jobs):
+    import signal
+    import subprocess
+
+    (data_copy / "labels" / "authored.csv").unlink(missing_ok=True)
+    assert train.main(_args(tmp_path, data_copy, fast_config, "--name", "first")) == 0
+    (first,) = _visible(tmp_path / "runs")
+    hook = {"cv": "", "save": SLOW_SAVE, "commit": SLOW_COMMIT}[stage]
+    wait_for = "sentences in" if stage == "cv" else "SAVING"
+    proc = subprocess.Popen(_driver(tmp_path, data_copy, fast_config, "second", hook, jobs),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if wait_for in line:
+            break
+    proc.send_signal(getattr(signal, sig))
+    err = "".join(seen) + proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "kwct_ml.train: interrupted" in err
+    if stage == "commit":  # the signal arrived inside the commit: the new run completes first
+        (second,) = set(_visible(tmp_path / "runs")) - {first}
+        _assert_only(tmp_path, [first, second], second)
+    else:
+        _assert_only(tmp_path, [first], first)
+
+
+@pytest.mark.slow
+def test_two_trains_at_once_with_one_name_both_finish(tmp_path, small_data, fast_config):
+    import subprocess
+
+    same_second = (f"train._reserve_run = functools.partial(train._reserve_run, stamp={FIXED_STAMP!r})\n"
+                   "real = train.point_latest\n"
+                   "def slow(*args):\n    time.sleep(0.3)\n    return real(*args)\n"
+                   "train.point_latest = slow\n")
+    procs = [subprocess.Popen(_driver(tmp_path, small_data, fast_config, "race", same_second),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outs
+    runs = [f"{FIXED_STAMP}-race", f"{FIXED_STAMP}-race-2"]
+    assert sorted(out.split("model:", 1)[1].split()[0].rsplit("/", 1)[1] for out, _ in outs) == runs
+    latest = os.readlink(tmp_path / "models" / "latest")
+    assert latest in runs
+    _assert_only(tmp_path, runs, latest)

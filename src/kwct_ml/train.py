@@ -94,16 +94,27 @@ def _reserve_run(name: str, models_dir: Path, runs_dir: Path, stamp: str | None 
 
 @contextlib.contextmanager
 def _signals_deferred():
-    """Hold SIGINT/SIGTERM while the run is committed (two renames); they arrive right after."""
+    """Hold SIGINT/SIGTERM while the run is committed (two renames); they take effect right after.
+
+    Python-level handlers, not a thread signal mask: the kernel may deliver a signal to any
+    thread (BLAS threads too), and Python runs the handler in the main thread regardless.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    caught: list[int] = []
+
+    def hold(signum, frame):
+        caught.append(signum)
+
+    old = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)  # now the usual handler runs (KeyboardInterrupt in the CLI)
 
 
 def _raise_interrupt(signum, frame):
