@@ -393,7 +393,7 @@ def test_status_reuses_the_curve_of_a_run_trained_on_the_same_labels(tmp_path, d
     files = {f"labels/{p.name}": sha256_file(p) for p in sorted((data_copy / "labels").glob("*.csv"))}
     model = tmp_path / "models" / "r1"
     model.mkdir(parents=True)
-    (model / "manifest.json").write_text(json.dumps({"run": "r1", "sha256": "x", "report": str(run),
+    (model / "manifest.json").write_text(json.dumps({"run": "r1", "sha256": "0" * 64, "report": str(run),
                                                      "config": {"include_authored": True},
                                                      "data": {"label_files": files}}), encoding="utf-8")
     assert label.cached_points(data_copy, model)[:2] == ("r1", 4)
