@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import stat
@@ -16,6 +17,13 @@ _ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3]")
 _WORD = re.compile(r"[^\W\d_]+")
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 ENCODING_HINT = "re-save it as UTF-8 or pass --encoding"
+# A web page: a document-level tag, or several tags of common HTML elements.
+_HTML_PAGE = re.compile(r"<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
+_HTML_TAG = re.compile(r"</?(?:a|b|i|p|br|em|strong|span|div|li|ul|ol|td|tr|th|table|h[1-6]|img|meta|link"
+                       r"|script|style|article|section|header|footer|nav)\b[^<>]{0,500}>", re.IGNORECASE)
+HTML_TAGS_NEEDED = 3
+HTML_HINT = ("extract the article text first (copy it from the browser or use a text extractor) and "
+             "save it as a UTF-8 .txt file")
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -85,7 +93,7 @@ def _check_binary(text: str, path: str | Path) -> str:
 
 
 def read_text(path: str | Path, encoding: str | None = None, allow_empty: bool = False) -> str:
-    """Read a whole text file (see ``decode_bytes``); empty files are an error by default."""
+    """Read a whole text file (see ``decode_bytes``); empty files and HTML pages are errors."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -93,6 +101,32 @@ def read_text(path: str | Path, encoding: str | None = None, allow_empty: bool =
     text = decode_bytes(data, path, encoding)
     if not allow_empty and not text.strip():
         raise DataError("is empty", path, fix="remove it or add text")
+    return check_not_html(text, path)
+
+
+def html_evidence(text: str) -> re.Match | None:
+    """The tag showing ``text`` is HTML markup rather than plain text, or None.
+
+    HTML is a ``<!DOCTYPE html>``, ``<html>``, ``<head>`` or ``<body>`` tag anywhere, or at least
+    ``HTML_TAGS_NEEDED`` tags of common elements (``<p>``, ``</div>``, ``<br>``...).
+    """
+    page = _HTML_PAGE.search(text)
+    if page:
+        return page
+    tags = _HTML_TAG.finditer(text)
+    first = next(tags, None)
+    if first is None or sum(1 for _ in itertools.islice(tags, HTML_TAGS_NEEDED - 1)) < HTML_TAGS_NEEDED - 1:
+        return None
+    return first
+
+
+def check_not_html(text: str, path: str | Path = "<input>", line_offset: int = 0) -> str:
+    """Return ``text``; raise a ``DataError`` when it is an HTML page (tags are not stripped)."""
+    evidence = html_evidence(text)
+    if evidence is not None:
+        line = text.count("\n", 0, evidence.start()) + 1 + line_offset
+        raise DataError(f"looks like an HTML page ({evidence.group()[:40]!r}), not plain text", path, line,
+                        fix=HTML_HINT)
     return text
 
 

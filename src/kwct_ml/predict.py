@@ -19,6 +19,7 @@ import re
 import signal
 import sys
 import threading
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from . import errors
 from .errors import ConfigError, DataError
-from .fileio import atomic_open, decode_bytes, read_text
+from .fileio import HTML_HINT, atomic_open, check_not_html, decode_bytes, html_evidence, read_text
 from .segment import segment
 from .tagger import (
     EXPLAIN_COLUMNS,
@@ -46,6 +47,11 @@ ARTICLE_ROWS_PER_ITEM = 8
 SENTENCE_ROWS_PER_ITEM = 256
 #: Bad-input lines printed on stderr before the rest go to the errors file only.
 MAX_STDERR_ERRORS = 50
+#: Longer "sentences" are not prose (a file without line breaks or stops); they are logged, not
+#: tagged, since character n-grams of megabytes of text take gigabytes of memory.
+MAX_SENTENCE_CHARS = 20_000
+LONG_HINT = "check that the input is prose; split very long lines"
+CSV_FIELD_LIMIT = 1 << 30  # the csv module's default (128 KB) is smaller than some articles
 CHECKPOINT_VERSION = 1
 _CONTENT = re.compile(r"\w")
 _LINE = re.compile(r"[^\r\n]+")
@@ -170,6 +176,8 @@ class RowsItem:
     # (own columns, doc_id, sent_id or None, text, line offset of text start or 0)
     records: list[tuple[dict, str, int | None, str, int]]
     errors: list[dict] = field(default_factory=list)
+    where: list[tuple[str, int | None]] = field(default_factory=list)  # (path, line) of each table record
+    text_key: str | None = None  # article unit of a table: own text column, kept on sentence 0 only
 
 
 @dataclass
@@ -312,13 +320,20 @@ def _table_rows(path: str, opts: Options, unit: str, result_columns: set[str]) -
                 index += 1
                 continue
             text = text if isinstance(text, str) else str(text)
+            if html_evidence(text):
+                yield ("error", {"input": path, "line": line, "fix": HTML_HINT,
+                                 "error": f"{opts.text_column!r} looks like an HTML page, not plain text; "
+                                          "row skipped"})
+                index += 1
+                continue
             cols = {mapping.get(k, k): v for k, v in record.items()}
             own_id = record.get(id_col) if id_col else None
             own_id = "" if own_id is None else str(own_id)
             if unit == "sentence":
                 yield ("row", cols, own_id or stem, index, text, line)
             else:
-                yield ("row", cols, own_id or f"{stem}:{index}", None, text, line)
+                # the whole article is not repeated on every sentence row: that is quadratic
+                yield ("row", cols, own_id or f"{stem}:{index}", None, text, line, mapping[opts.text_column])
             index += 1
     except DataError as exc:
         yield ("error", error_record(exc, path))
@@ -338,6 +353,7 @@ def _table_rows(path: str, opts: Options, unit: str, result_columns: set[str]) -
 
 
 def _csv_records(handle, path: str, delimiter: str):
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))  # whole articles in a cell
     reader = csv.reader(handle, delimiter=delimiter)
     header = next(reader, None)
     if not header:
@@ -397,6 +413,7 @@ def _stdin_items(stdin, opts: Options) -> Iterator:
         text = decode_bytes(data, "<stdin>", opts.encoding)
         if not text.strip():
             raise DataError("is empty", "<stdin>", fix="pipe some text in")
+        check_not_html(text, "<stdin>")
     except DataError as exc:
         yield ErrorItem([error_record(exc)])
         return
@@ -418,6 +435,8 @@ def _table_items(path: str, opts: Options, result_columns: set[str]) -> Iterator
             item.errors.append(entry[1])
         else:
             item.records.append(entry[1:5] + (0,))
+            item.where.append((path, entry[5]))
+            item.text_key = entry[6] if len(entry) > 6 else None
         if len(item.records) == size:
             yield item
             item = RowsItem(unit, [])
@@ -455,21 +474,47 @@ def _process(item) -> tuple[list[dict], list[dict]]:
                 continue
             new = _line_spans(text, doc_id) if item.unit == "sentence" else \
                 [(doc_id, s.sent_id, s.start, s.end, s.text) for s in segment(text)]
+            new = _drop_long(new, path, errs, text=text)
             spans += new
             owners += [{}] * len(new)
     else:
         errs = list(item.errors)
-        for cols, doc_id, sent_id, text, offset in item.records:
+        for i, (cols, doc_id, sent_id, text, offset) in enumerate(item.records):
             if item.unit == "sentence":
                 new = [(doc_id, sent_id, offset, offset + len(text), text)]
             else:
                 new = [(doc_id, s.sent_id, s.start, s.end, s.text) for s in segment(text)]
+            where, line = item.where[i] if item.where else ("<stdin>", None)
+            new = _drop_long(new, where, errs, text=text if item.unit == "article" else None, line=line)
             spans += new
-            owners += [cols] * len(new)
+            if item.text_key and len(new) > 1:
+                owners += [cols] + [{**cols, item.text_key: ""}] * (len(new) - 1)
+            else:
+                owners += [cols] * len(new)
     tags = tagger.tag_spans(spans, opts.explain, opts.min_confidence)
     rows = [{**own, **tag.as_row()} if own else tag.as_row() for own, tag in zip(owners, tags,
                                                                                strict=True)]
     return rows, errs
+
+
+def _drop_long(spans: list, path: str, errs: list[dict], text: str | None = None,
+               line: int | None = None) -> list:
+    """``spans`` without those longer than MAX_SENTENCE_CHARS, each of which is logged in ``errs``.
+
+    The logged line is ``line`` (a table row) or the span's line in ``text`` (an article).
+    """
+    if all(len(span[4]) <= MAX_SENTENCE_CHARS for span in spans):
+        return spans
+    kept = []
+    for span in spans:
+        if len(span[4]) <= MAX_SENTENCE_CHARS:
+            kept.append(span)
+        else:
+            at = line if line is not None else text.count("\n", 0, span[2]) + 1 if text is not None else None
+            errs.append({"input": str(path), "line": at, "fix": LONG_HINT,
+                         "error": f"sentence {span[1]} of {span[0]} is {len(span[4]):,} characters long "
+                                  f"(over {MAX_SENTENCE_CHARS:,}); not tagged"})
+    return kept
 
 
 def _ordered_results(items: Iterator, jobs: int, tagger: Tagger, opts: Options) -> Iterator:
@@ -630,6 +675,21 @@ def _summary_path_ok(args) -> str | None:
     return _format_of(args.summary, None, "--summary")
 
 
+def _load_tagger(model: str | None) -> Tagger:
+    """Load the model; a version warning is printed as one line (it is advice, not a traceback)."""
+    from .persistence import ModelVersionWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ModelVersionWarning)
+        tagger = Tagger.load(model)
+    for warning in caught:
+        if issubclass(warning.category, ModelVersionWarning):
+            print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return tagger
+
+
 @errors.cli
 def main(argv=None) -> int:
     """Tag INPUTs; exit 0 when all went well, 2 when some inputs were skipped, 1 on usage errors."""
@@ -650,7 +710,7 @@ def main(argv=None) -> int:
 
     opts = Options(args.unit, args.text_column, args.id_column, args.encoding, args.explain,
                    args.min_confidence)
-    tagger = Tagger.load(args.model)
+    tagger = _load_tagger(args.model)
     sources, titles = _discover(args.inputs)
 
     result_columns = list(SENTENCE_COLUMNS)
