@@ -141,3 +141,17 @@ def test_is_a_plain_estimator():
     fast = FastCharTfidf(ngram_range=(1, 3), min_df=2, n_jobs=2)
     assert clone(fast).get_params() == fast.get_params()
     assert features.FastCharTfidfVectorizer is FastCharTfidf
+
+
+def test_many_small_batches_equal_one_batch(texts):
+    # the word cache grows in blocks (merged as they accumulate); rows must come from the right one
+    half = len(texts) // 2
+    fast = FastCharTfidf(ngram_range=(2, 5), sublinear_tf=True, preprocessor=normalize,
+                         lowercase=False).fit(texts[:half])
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                preprocessor=normalize, lowercase=False).fit(texts[:half])
+    rest = texts[half:] + UNSEEN
+    pieces = [fast.transform(rest[i:i + 3]) for i in range(0, len(rest), 3)]
+    assert len(fast._table._blocks) > 1
+    assert_same(reference.transform(rest), sp.vstack(pieces))
+    assert_same(reference.transform(texts + UNSEEN), fast.transform(texts + UNSEEN))

@@ -300,8 +300,10 @@ class FastCharTfidf(TransformerMixin, BaseEstimator):
             all_tokens.append(tokens if local is None else tokens[local])
             all_ptr.append(indptr[1:] + offset)
             offset += int(indptr[-1])
-        doc_units = _doc_unit_matrix(np.concatenate(all_tokens), np.concatenate(all_ptr), len(ids))
-        counts = (doc_units @ table.matrix(len(self.vocabulary_))).tocsr()
+        # only the words these documents use: their rows, and the documents over them
+        used, local = np.unique(np.concatenate(all_tokens), return_inverse=True)
+        doc_units = _doc_unit_matrix(local.ravel(), np.concatenate(all_ptr), len(used))
+        counts = (doc_units @ table.rows(used, len(self.vocabulary_))).tocsr()
         return counts.astype(self.dtype, copy=False)
 
     def _unit_rows(self, units: list[str]) -> sp.csr_matrix:
@@ -357,23 +359,34 @@ FastCharTfidfVectorizer = FastCharTfidf
 
 
 class _WordTable:
-    """Cache: word -> row of a growing (word x feature) count matrix."""
+    """Cache: word -> row of a growing (word x feature) count matrix.
+
+    The matrix is kept as CSR blocks of geometrically shrinking size (merged like a binary
+    counter), so adding a few words never copies the whole cache."""
 
     def __init__(self):
         self.ids: dict[str, int] = {}
-        self._rows: list[sp.csr_matrix] = []
-        self._matrix = None
+        self._blocks: list[sp.csr_matrix] = []
 
     def add(self, rows: sp.csr_matrix) -> None:
-        self._rows.append(rows)
-        self._matrix = None
+        blocks = self._blocks
+        blocks.append(rows.tocsr())
+        while len(blocks) > 1 and 2 * blocks[-1].shape[0] >= blocks[-2].shape[0]:
+            last = blocks.pop()
+            blocks[-1] = sp.vstack([blocks[-1], last], format="csr")
 
-    def matrix(self, n_features: int) -> sp.csr_matrix:
-        if self._matrix is None:
-            parts = self._rows or [sp.csr_matrix((0, n_features))]
-            self._matrix = sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0].tocsr()
-            self._rows = [self._matrix]
-        return self._matrix
+    def rows(self, unit_ids: np.ndarray, n_features: int) -> sp.csr_matrix:
+        """The rows of ``unit_ids`` (sorted, distinct), in that order."""
+        parts, start = [], 0
+        for block in self._blocks:
+            stop = start + block.shape[0]
+            low, high = np.searchsorted(unit_ids, [start, stop])
+            if high > low:
+                parts.append(block[unit_ids[low:high] - start])
+            start = stop
+        if not parts:
+            return sp.csr_matrix((0, n_features))
+        return sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
 
 
 def _windows(counts: np.ndarray, starts: np.ndarray, lengths: np.ndarray):
