@@ -232,6 +232,8 @@ def load_eval_set(path: str | Path) -> pd.DataFrame:
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     try:
         frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataError("is empty", path, fix="save it as UTF-8 CSV/TSV with a header row") from None
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}".splitlines()[0],
                         path, fix="save it as UTF-8 CSV/TSV with a header row") from None
