@@ -57,6 +57,8 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="corpus folder, copied once: all rows see the same data (default: %(default)s)")
     parser.add_argument("--out", default=str(HERE / "generalisation.md"),
                         help="markdown file whose ablation section is (re)written; JSON goes beside it")
+    parser.add_argument("--render-only", action="store_true",
+                        help="train nothing: rewrite the markdown section from the JSON beside --out")
     return parser
 
 
@@ -176,6 +178,20 @@ def render(summary: dict) -> str:
             f"| {_f(s['topic']['model'].get('dev_f1'))} | {_f(s['stance']['model'].get('dev_f1'))} "
             f"| {_pair(s, 'model', 'loao_acc')} | {_pair(s, 'model', 'dev_acc')} "
             f"| {'yes' if r['eligible'] else 'no'} |")
+    base = next(r for r in rows if r["is_base"])
+
+    def delta(row: dict, task: str, key: str) -> str:
+        value, ref = row["scores"][task]["model"].get(key), base["scores"][task]["model"].get(key)
+        return "–" if value is None or ref is None else f"{value - ref:+.3f}"
+
+    lines += ["", "### What each row changed, relative to the base row (macro-F1 differences)", "",
+              "| # | row | Δ LOAO topic | Δ LOAO stance | Δ dev topic | Δ dev stance |",
+              "|---|---|---|---|---|---|"]
+    for r in rows:
+        if not r["is_base"]:
+            lines.append(f"| {r['index']} | {r['id']} | {delta(r, 'topic', 'loao_f1')} "
+                         f"| {delta(r, 'stance', 'loao_f1')} | {delta(r, 'topic', 'dev_f1')} "
+                         f"| {delta(r, 'stance', 'dev_f1')} |")
     lines += ["", "### Baselines in the same runs", "",
               "The majority baseline takes the most frequent label of the training data (so it changes "
               "with `include_authored`); the word-unigram baseline uses the row's classifier, "
@@ -215,6 +231,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.jobs < 1:
         raise ConfigError(f"--jobs: must be >= 1, got {args.jobs}")
+    out = Path(args.out)
+    if args.render_only:
+        try:
+            summary = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{out.with_suffix('.json')}: cannot read ({exc}); run without "
+                              "--render-only first") from None
+        write_section(out, render(summary))
+        print(f"rewrote {out} from {out.with_suffix('.json')}")
+        return 0
     paths = sorted(Path(args.configs).glob("*.toml"))
     if not paths:
         raise ConfigError(f"{args.configs}: no *.toml row configs; write one per ablation row")
@@ -224,7 +250,6 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"{args.configs}: need exactly one *base.toml (the reference row), "
                           f"found {len(bases)}")
     base = bases[0]
-    out = Path(args.out)
     rows = []
     with tempfile.TemporaryDirectory(prefix="kwct-ablation-") as scratch:
         # every row sees the same data even if the label files change while the ablation runs

@@ -45,7 +45,8 @@ def test_pipeline_shape_and_named_preprocessor():
 
 
 def test_word_ngrams_adds_a_block():
-    blocks = dict(build_pipeline(TrainConfig(word_ngrams=True), "stance")["features"].transformer_list)
+    blocks = dict(build_pipeline(TrainConfig(word_ngrams=True, use_cues=False), "stance")["features"]
+                  .transformer_list)
     assert set(blocks) == {"char", "word"}
     assert blocks["word"].ngram_range == (1, 2)
     baseline = dict(build_word_baseline(TrainConfig(), "topic")["features"].transformer_list)
@@ -82,7 +83,7 @@ def test_explain_returns_features_of_the_text(model, sentences):
         assert contributions == sorted(contributions, reverse=True)
         padded = f" {normalize.normalize(text)} "
         for name, _ in items:
-            assert name in padded  # char_wb n-grams of this very sentence
+            assert name in padded or name.startswith("cue:")  # char_wb n-grams of this very sentence
     assert model.explain("topic", texts, 0) == [[], [], []]
     assert model.explain("topic", ["zzzz"], 3) == [[]]  # no known feature: nothing to show
 
