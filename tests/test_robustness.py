@@ -213,13 +213,17 @@ def test_table_article_unit_does_not_repeat_the_article_on_every_row(model_dir, 
     assert out.stat().st_size < 3 * len(article.encode())
 
 
-def test_csv_with_an_unclosed_quote_is_one_error(model_dir, tmp_path):
+@pytest.mark.parametrize("bad", [f'"{SOLIDARITY}\n', f'"quoted" {SOLIDARITY}\n'])
+def test_csv_quoting_error_keeps_earlier_rows_and_is_one_line(model_dir, tmp_path, bad):
+    """An unclosed quote used to swallow every later row into one cell, silently (exit 0)."""
     src = tmp_path / "t.csv"
-    src.write_text(f'text\n"{CONDEMNATION}\n{SUPPORT}\n', encoding="utf-8")
+    src.write_text(f"text\n{CONDEMNATION}\n{bad}{SUPPORT}\n", encoding="utf-8")
     out = tmp_path / "o.csv"
     code, err = run_predict(model_dir, src, "-o", out)
-    assert code in (0, 2)
+    assert code == 2 and "malformed CSV" in err and "check the quotes" in err
     assert_clean_stderr(err)
+    assert read_out(out).text.tolist() == [CONDEMNATION]
+    assert error_records(out)[0]["line"] in (3, 4)
 
 
 # --------------------------------------------------------------------------- predict: properties

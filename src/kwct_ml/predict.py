@@ -353,16 +353,23 @@ def _table_rows(path: str, opts: Options, unit: str, result_columns: set[str]) -
 
 
 def _csv_records(handle, path: str, delimiter: str):
+    """(line, record) of a CSV/TSV; a quoting error stops the table with its line (strict: an
+    unclosed quote would otherwise swallow every later row into one cell, silently)."""
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))  # whole articles in a cell
-    reader = csv.reader(handle, delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
-        raise DataError("is empty (no header row)", path, fix="remove it or add rows")
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        values = values + [""] * (len(header) - len(values))
-        yield reader.line_num, dict(zip(header, values, strict=False))
+    reader = csv.reader(handle, delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise DataError("is empty (no header row)", path, fix="remove it or add rows")
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            values = values + [""] * (len(header) - len(values))
+            yield reader.line_num, dict(zip(header, values, strict=False))
+    except csv.Error as exc:
+        raise DataError(f"malformed CSV ({exc}); rest of the table skipped", path, reader.line_num,
+                        fix="check the quotes up to this line, or save the table again from a "
+                            "spreadsheet") from None
 
 
 def _jsonl_records(handle, path: str):
