@@ -106,6 +106,17 @@ def test_bad_config_is_one_line(tmp_path, small_data, capsys):
     assert "--name" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", ["--models-dir", "--runs-dir"])
+def test_a_file_where_a_folder_should_be_is_one_line_before_training(tmp_path, small_data, fast_config,
+                                                                     capsys, option):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder", encoding="utf-8")
+    assert train.main([*_args(tmp_path, small_data, fast_config), option, str(blocker)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {option} {blocker}: cannot use it as a folder" in err and "Traceback" not in err
+    assert "sentences in" not in err  # refused before any training
+
+
 def test_missing_data_is_one_line(tmp_path, fast_config, capsys):
     assert train.main(_args(tmp_path, tmp_path / "nowhere", fast_config)) == 1
     err = capsys.readouterr().err
@@ -113,15 +124,18 @@ def test_missing_data_is_one_line(tmp_path, fast_config, capsys):
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
 
 
-def test_failure_leaves_no_half_written_run(tmp_path, small_data, fast_config, monkeypatch):
+def test_failure_leaves_no_half_written_run(tmp_path, small_data, fast_config, monkeypatch, capsys):
     assert train.main(_args(tmp_path, small_data, fast_config, "--name", "first")) == 0
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(train, "save_model", boom)
-    with pytest.raises(OSError):
-        train.main(_args(tmp_path, small_data, fast_config, "--name", "second"))
+    assert train.main(_args(tmp_path, small_data, fast_config, "--name", "second")) == 1
+    err = capsys.readouterr().err
+    assert "cannot save run" in err and "disk full" in err and "is unchanged" in err
+    assert [line for line in err.splitlines() if "error" in line][0].endswith("is unchanged")
+    assert "Traceback" not in err
     assert [p.name.endswith("-first") for p in (tmp_path / "runs").iterdir()] == [True]
     assert os.readlink(tmp_path / "models" / "latest").endswith("-first")
     others = sorted(p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith("-first"))

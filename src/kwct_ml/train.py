@@ -29,10 +29,18 @@ from tqdm import tqdm
 from . import errors
 from .config import TrainConfig, load_config
 from .dataset import DEFAULT_DATA_DIR, LABEL_FILES, load_corpus, load_eval_set
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 from .evaluate import cross_validate, evaluate_external, fit_model, learning_curve, split_corpus
 from .fileio import atomic_write_text
-from .persistence import DEFAULT_MODELS_DIR, TMP_PREFIX, discard, point_latest, save_model, sha256_file
+from .persistence import (
+    DEFAULT_MODELS_DIR,
+    LATEST,
+    TMP_PREFIX,
+    discard,
+    point_latest,
+    save_model,
+    sha256_file,
+)
 from .schema import TASKS, labels_for
 
 DEFAULT_RUNS_DIR = Path("experiments") / "runs"
@@ -200,6 +208,11 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
     data_dir, models_dir, runs_dir = Path(data_dir), Path(models_dir), Path(runs_dir)
     started = time.perf_counter()
     corpus = load_corpus(data_dir)
+    for folder, option in ((models_dir, "--models-dir"), (runs_dir, "--runs-dir")):
+        try:  # before the slow part, so a bad path does not waste the training time
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{option} {folder}: cannot use it as a folder ({exc.strerror})") from None
     external = load_eval_set(eval_set) if eval_set else None
     evaluated, extra = split_corpus(corpus, config.include_authored)
     _say(f"{len(evaluated)} sentences in {evaluated['doc_id'].nunique()} articles"
@@ -265,12 +278,16 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
             os.rename(run_tmp, runs_dir / run_id)
             point_latest(models_dir, run_id)
             committed = True
-    except BaseException:
+    except BaseException as exc:
         if not committed:  # roll back: the previous models/latest stays, nothing half-written is left
             shutil.rmtree(run_tmp, ignore_errors=True)
             with contextlib.suppress(OSError):
                 discard(runs_dir / run_id)
                 discard(models_dir / run_id)
+        if isinstance(exc, OSError) and not committed:  # e.g. disk full: one line, not a traceback
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise ModelError(f"cannot save run {run_id}: {exc.strerror or exc}{where}; nothing was kept "
+                             f"and {models_dir / LATEST} is unchanged") from None
         raise
     results["model_dir"] = str(model_dir)
     results["run_dir"] = str(runs_dir / run_id)
