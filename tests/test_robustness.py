@@ -226,6 +226,18 @@ def test_csv_quoting_error_keeps_earlier_rows_and_is_one_line(model_dir, tmp_pat
     assert error_records(out)[0]["line"] in (3, 4)
 
 
+@pytest.mark.parametrize("option", ["--output", "--summary", "--errors"])
+def test_an_output_that_is_also_an_input_is_refused_before_anything_is_written(model_dir, tmp_path, option):
+    src = tmp_path / "t.csv"
+    pd.DataFrame({"text": [CONDEMNATION, SUPPORT]}).to_csv(src, index=False)
+    before = src.read_bytes()
+    args = {"--output": ["-o", src], "--summary": ["-o", tmp_path / "o.csv", "--summary", src],
+            "--errors": ["-o", tmp_path / "o.csv", "--errors", tmp_path / "." / "t.csv"]}[option]
+    code, err = run_predict(model_dir, src, *args)
+    assert code == 1 and "is also an input and would be overwritten" in err and option in err
+    assert src.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+
+
 # --------------------------------------------------------------------------- predict: properties
 
 ODD = st.sampled_from(["\ufeff", "\x00", "\r\n", "\r", "\n", "\u2028", "\x85", BIDI, "<p>", "</div>",

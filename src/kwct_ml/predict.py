@@ -682,6 +682,17 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _refuse_overwriting_inputs(args, sources: list[Source], to_stdout: bool) -> None:
+    """An output file that is also an input would replace the user's data when the run ends."""
+    inputs = {os.path.realpath(s.path) for s in sources if s.kind in ("txt", "table")}
+    outputs = [("--output", None if to_stdout else args.output), ("--summary", args.summary),
+               ("--errors", args.errors or (None if to_stdout else f"{args.output}.errors.jsonl"))]
+    for option, path in outputs:
+        if path and os.path.realpath(path) in inputs:
+            raise ConfigError(f"{option} {path} is also an input and would be overwritten; "
+                              "write to another file")
+
+
 def _summary_path_ok(args) -> str | None:
     if not args.summary:
         return None
@@ -727,6 +738,7 @@ def main(argv=None) -> int:
                    args.min_confidence)
     tagger = _load_tagger(args.model)
     sources, titles = _discover(args.inputs)
+    _refuse_overwriting_inputs(args, sources, to_stdout)
 
     result_columns = list(SENTENCE_COLUMNS)
     if args.min_confidence is not None:
