@@ -120,7 +120,7 @@ def test_each_odd_txt_input_is_tagged_or_refused_in_one_line(model_dir, tmp_path
         assert rows.empty and list(rows.columns) == list(predict.SENTENCE_COLUMNS)
 
 
-def test_line_endings_and_bidi_give_the_same_sentences(model_dir, tmp_path):
+def test_line_endings_give_the_same_sentences_and_tags(model_dir, tmp_path):
     outs = {}
     for name in ("Windows line endings", "old Mac line endings", "Unicode line separators"):
         src = tmp_path / f"{len(outs)}.txt"
