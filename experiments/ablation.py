@@ -76,7 +76,7 @@ def _command(config_path: Path, eval_set: str | None, data_dir: str) -> str:
         args += ["--eval-set", eval_set]
     if Path(data_dir).resolve() != (REPO / DEFAULT_DATA_DIR).resolve():
         args += ["--data-dir", data_dir]
-    args += ["--no-report", "--models-dir", SCRATCH, "--runs-dir", SCRATCH]
+    args += ["--no-report", "--models-dir", f"{SCRATCH}/models", "--runs-dir", f"{SCRATCH}/runs"]
     return shlex.join(args)
 
 
