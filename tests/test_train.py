@@ -275,3 +275,14 @@ def test_two_trains_at_once_with_one_name_both_finish(tmp_path, small_data, fast
     latest = os.readlink(tmp_path / "models" / "latest")
     assert latest in runs
     _assert_only(tmp_path, runs, latest)
+
+
+def test_same_folder_for_models_and_runs_is_one_line_before_training(tmp_path, small_data, fast_config,
+                                                                      capsys):
+    same = str(tmp_path / "out")
+    argv = ["--config", str(fast_config), "--data-dir", str(small_data), "--models-dir", same,
+            "--runs-dir", same, "--no-report", "--jobs", "1"]
+    assert train.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "same folder" in err
+    assert list((tmp_path / "out").iterdir()) == []  # nothing trained or reserved
