@@ -218,29 +218,41 @@ def learning_curve(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[st
     docs = _check_groups(evaluated)
     rng = np.random.default_rng(config.seed)
     ks = list(range(1, len(docs)))
-    jobs, where = [], []
     n_runs = {}
+    plan = []  # (held, k, r, combo): the r-th training set of k articles for held-out article ``held``
     for held in docs:
         others = [d for d in docs if d != held]
-        test = evaluated["doc_id"].eq(held).to_numpy()
-        texts = evaluated.loc[test, "text"].tolist()
         for k in ks:
             combos = list(itertools.combinations(others, k))
             if len(combos) > config.learning_curve_repeats:
                 picked = rng.choice(len(combos), size=config.learning_curve_repeats, replace=False)
                 combos = [combos[i] for i in sorted(picked)]
             n_runs[k] = len(combos)
-            for r, combo in enumerate(combos):
-                train = pd.concat([evaluated[evaluated["doc_id"].isin(combo)], extra], ignore_index=True)
-                for task in tasks:
-                    jobs.append((config, task, train, texts, ("model", "majority")))
-                    where.append((task, k, r, test))
+            plan += [(held, k, r, combo) for r, combo in enumerate(combos)]
+    # One fit per distinct training set, predicting every held-out article that uses it: the same
+    # predictions as one fit per (held-out article, set), with fewer fits.
+    served: dict[tuple, list[str]] = {}
+    for held, _, _, combo in plan:
+        served.setdefault(combo, []).append(held)
+    jobs, rows = [], []
+    for combo, helds in served.items():
+        test = evaluated["doc_id"].isin(helds).to_numpy()
+        train = pd.concat([evaluated[evaluated["doc_id"].isin(combo)], extra], ignore_index=True)
+        for task in tasks:
+            jobs.append((config, task, train, evaluated.loc[test, "text"].tolist(), ("model", "majority")))
+            rows.append((task, combo, np.flatnonzero(test)))
     bar = progress(len(jobs)) if progress else None
+    fitted = {}
+    for (task, combo, index), result in zip(rows, _run(jobs, n_jobs, bar), strict=True):
+        for system, (labels, _) in result.items():
+            fitted[task, combo, system] = pd.Series(labels, index=index, dtype=object)
     preds = {(task, k, r, system): np.empty(len(evaluated), dtype=object)
              for task in tasks for k in ks for r in range(n_runs[k]) for system in ("model", "majority")}
-    for (task, k, r, test), result in zip(where, _run(jobs, n_jobs, bar), strict=True):
-        for system, (labels, _) in result.items():
-            preds[task, k, r, system][test] = labels
+    for held, k, r, combo in plan:
+        test = np.flatnonzero(evaluated["doc_id"].eq(held).to_numpy())
+        for task in tasks:
+            for system in ("model", "majority"):
+                preds[task, k, r, system][test] = fitted[task, combo, system].loc[test].to_numpy()
     if bar is not None:
         bar.close()
     result: dict = {"k": ks, "n_articles": len(docs), "tasks": {}}
