@@ -6,12 +6,25 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 from kwct_ml.errors import ConfigError
-from kwct_ml.lexicon import CueFeatures, compile_cues, default_path, load_cues
+from kwct_ml.lexicon import (
+    CueFeatures,
+    compile_cues,
+    core_starts,
+    count_at_word_starts,
+    count_matches,
+    default_path,
+    load_cues,
+    word_windows,
+)
 from kwct_ml.normalize import normalize
 from kwct_ml.schema import TASKS
+
+from .conftest import REPO
 
 NO_CUES = "الطقس معتدل في المدينة هذا المساء"
 
@@ -134,3 +147,36 @@ def test_bad_files_raise_config_error(tmp_path):
 def test_transform_rejects_a_bare_string(arabic_sentences):
     with pytest.raises(TypeError):
         CueFeatures().fit().transform(arabic_sentences["condemnation"])
+
+
+def _texts_for_equivalence() -> list[str]:
+    raw = sorted((REPO / "data" / "raw").glob("*.txt"))
+    texts = [p.read_text(encoding="utf-8") for p in raw]  # whole articles: many cues, many words
+    texts += ["للهجوم والهجوم فالهجوم وبالهجوم فللارهاب", "تزامن التزام", "وتدين تدين", "FATF و فاتف", "", "   ", "x",
+              "الهجومالهجوم", "ـ الهجوم ـ", "1الهجوم", "ال الهجوم"]
+    return texts
+
+
+def test_fast_count_equals_regex_scan_on_real_articles():
+    """The word-start scan with its letter prefilter counts exactly what ``finditer`` counts."""
+    cues = load_cues()
+    texts = [normalize(t) for t in _texts_for_equivalence()]
+    for task, labels in TASKS.items():
+        for label in labels:
+            pattern, starts = compile_cues(cues[task][label]), core_starts(cues[task][label])
+            for text in texts:
+                windows = word_windows(text)
+                assert count_at_word_starts(pattern, starts, text, windows) == count_matches(pattern, text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["ال", "و", "ب", "لل", "هجوم", "تدين", "تمويل", "الارهاب", "قلق", " ", "،",
+                                 ".", "x", "ين", "ات", "\n"]), max_size=30))
+def test_fast_count_equals_regex_scan_on_generated_text(pieces):
+    cues = load_cues()
+    text = normalize("".join(pieces))
+    for task, labels in TASKS.items():
+        for label in labels:
+            pattern, starts = compile_cues(cues[task][label]), core_starts(cues[task][label])
+            fast = count_at_word_starts(pattern, starts, text, word_windows(text))
+            assert fast == count_matches(pattern, text)

@@ -75,6 +75,13 @@ def load_cues(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]
     return out
 
 
+def _split_article(norm: str) -> tuple[str, bool]:
+    """(core, written with the article) of a normalised cue."""
+    if norm.startswith(_ARTICLE) and len(norm) > len(_ARTICLE) + 2:
+        return norm[len(_ARTICLE):], True
+    return norm, False
+
+
 def cue_pattern(cue: str) -> tuple[int, str]:
     """(core length, regex) for one cue, matched at a word start after optional clitics.
 
@@ -83,11 +90,8 @@ def cue_pattern(cue: str) -> tuple[int, str]:
     A core of at most three letters must end the word (allowing a short suffix) and takes no
     implicit article.
     """
-    norm = normalize(cue)
-    if norm.startswith(_ARTICLE) and len(norm) > len(_ARTICLE) + 2:
-        core, prefix = norm[len(_ARTICLE):], _ARTICLE_PREFIX
-    else:
-        core, prefix = norm, _PREFIX
+    core, with_article = _split_article(normalize(cue))
+    prefix = _ARTICLE_PREFIX if with_article else _PREFIX
     if len(core) <= _SHORT:
         if prefix == _PREFIX:
             prefix = _SHORT_PREFIX
@@ -111,6 +115,42 @@ def count_matches(pattern: re.Pattern, text: str) -> int:
     return sum(1 for _ in pattern.finditer(text))
 
 
+#: A match can only begin where a word begins (every pattern starts with ``(?<!\w)`` and a letter).
+_WORD_START = re.compile(r"(?<!\w)\w")
+#: Longest clitic prefix before a core ('وبال', 'فلل'): a core starts within this many characters.
+_MAX_PREFIX = 4
+
+
+#: Cores are recognised by their first letters before the regex is tried.
+_HEAD = 3
+
+
+def core_starts(cues: list[str]) -> frozenset[str] | None:
+    """The first ``_HEAD`` letters of every cue's core, or None when a core is shorter than that."""
+    cores = [_split_article(normalize(c))[0] for c in cues]
+    return None if any(len(core) < _HEAD for core in cores) else frozenset(core[:_HEAD] for core in cores)
+
+
+def word_windows(text: str) -> list[tuple[int, frozenset[str]]]:
+    """(word start, the letter groups a core could begin with there) for every word of ``text``."""
+    return [(p, frozenset(text[p + i:p + i + _HEAD] for i in range(_MAX_PREFIX + 1)))
+            for p in (m.start() for m in _WORD_START.finditer(text))]
+
+
+def count_at_word_starts(pattern: re.Pattern, starts: frozenset[str] | None, text: str,
+                         windows: list[tuple[int, frozenset[str]]]) -> int:
+    """``count_matches`` computed faster: try ``pattern`` only at word starts whose next letters
+    can begin one of its cores (``core_starts``), skipping positions inside the last match."""
+    n, end = 0, 0
+    for p, pairs in windows:
+        if p < end or (starts is not None and starts.isdisjoint(pairs)):
+            continue
+        match = pattern.match(text, p)
+        if match:
+            n, end = n + 1, match.end()
+    return n
+
+
 class CueFeatures(BaseEstimator, TransformerMixin):
     """Raw sentences -> sparse counts of cue matches, one column per (task, label).
 
@@ -130,6 +170,7 @@ class CueFeatures(BaseEstimator, TransformerMixin):
         cues = load_cues(self.path)
         self.columns_ = [(task, label) for task in self.tasks for label in TASKS[task]]
         self.patterns_ = [compile_cues(cues[task][label]) for task, label in self.columns_]
+        self.starts_ = [core_starts(cues[task][label]) for task, label in self.columns_]
         return self
 
     def transform(self, X):
@@ -138,10 +179,12 @@ class CueFeatures(BaseEstimator, TransformerMixin):
             raise TypeError("CueFeatures.transform expects a list of sentences, not one string")
         texts = list(X)
         rows, cols, vals = [], [], []
+        starts = getattr(self, "starts_", None) or [None] * len(self.patterns_)  # models saved before
         for i, text in enumerate(texts):
             norm = normalize(str(text))
+            windows = word_windows(norm)
             for j, pattern in enumerate(self.patterns_):
-                n = count_matches(pattern, norm)
+                n = count_at_word_starts(pattern, starts[j], norm, windows)
                 if n:
                     rows.append(i)
                     cols.append(j)
