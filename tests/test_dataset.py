@@ -170,3 +170,11 @@ def test_project_corpus_is_valid():
 def test_devset_loads(devset_path):
     frame = dataset.load_eval_set(devset_path)
     assert len(frame) == 173 and frame["doc_id"].nunique() == 22
+
+
+def test_check_lists_articles_and_counts_authored_groups_in_one_line(data_copy, capsys):
+    assert dataset.main(["check", "--data-dir", str(data_copy)]) == 0
+    out = capsys.readouterr().out
+    per_article = out.split("Sentences per article:")[1].split("Counts per topic:")[0]
+    assert "000_0ab1c133074eaba5" in per_article and "auth-" not in per_article
+    assert "authored training-only sentences in" in per_article

@@ -254,12 +254,16 @@ def load_eval_set(path: str | Path) -> pd.DataFrame:
 
 def summary_tables(articles: dict[str, Article], frame: pd.DataFrame) -> str:
     """Plain-text tables: sentences per article and label counts per source."""
-    per_doc = frame.groupby("doc_id").size().rename("sentences")
+    authored = frame["source"].eq(AUTHORED) if "source" in frame else pd.Series(False, frame.index)
+    per_doc = frame[~authored].groupby("doc_id").size().rename("sentences")
     titles = pd.Series({d: a.title for d, a in articles.items()}, name="title", dtype=str)
     docs = pd.concat([per_doc, titles], axis=1).fillna({"sentences": 0}).astype({"sentences": int})
     parts = [f"{len(articles)} articles, {len(frame)} labelled sentences "
              f"({', '.join(f'{k}: {v}' for k, v in frame['source'].value_counts().sort_index().items())})",
              "", "Sentences per article:", docs.to_string()]
+    if authored.any():  # theme groups of hand-written sentences, not articles: one line for all
+        parts.append(f"(+ {int(authored.sum())} authored training-only sentences in "
+                     f"{frame.loc[authored, 'doc_id'].nunique()} theme groups, not articles)")
     for task, labels in (("topic", TOPICS), ("stance", STANCES)):
         table = pd.crosstab(frame[task], frame["source"]).reindex(labels, fill_value=0)
         table["total"] = table.sum(axis=1)
