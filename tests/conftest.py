@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +39,20 @@ def data_copy(tmp_path: Path) -> Path:
     dst = tmp_path / "data"
     shutil.copytree(REPO / "data", dst)
     return dst
+
+
+@pytest.fixture
+def small_data(data_copy):
+    """data_copy cut to the three smallest articles (and without authored sentences)."""
+    labels = pd.read_csv(data_copy / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
+    keep = list(labels["doc_id"].value_counts().sort_values().index[:3])
+    labels[labels["doc_id"].isin(keep)].to_csv(data_copy / "labels" / "sentences.csv", index=False)
+    index = pd.read_csv(data_copy / "raw" / "articles.csv", dtype=str, keep_default_na=False)
+    for doc in set(index["doc_id"]) - set(keep):
+        (data_copy / "raw" / f"{doc}.txt").unlink()
+    index[index["doc_id"].isin(keep)].to_csv(data_copy / "raw" / "articles.csv", index=False)
+    (data_copy / "labels" / "authored.csv").unlink(missing_ok=True)
+    return data_copy
 
 
 #: Real sentences from the seed articles (data/raw), one per typical label.

@@ -152,8 +152,8 @@ def test_transform_rejects_a_bare_string(arabic_sentences):
 def _texts_for_equivalence() -> list[str]:
     raw = sorted((REPO / "data" / "raw").glob("*.txt"))
     texts = [p.read_text(encoding="utf-8") for p in raw]  # whole articles: many cues, many words
-    texts += ["للهجوم والهجوم فالهجوم وبالهجوم فللارهاب", "تزامن التزام", "وتدين تدين", "FATF و فاتف", "", "   ", "x",
-              "الهجومالهجوم", "ـ الهجوم ـ", "1الهجوم", "ال الهجوم"]
+    texts += ["للهجوم والهجوم فالهجوم وبالهجوم فللارهاب", "تزامن التزام", "وتدين تدين", "FATF و فاتف",
+              "", "   ", "x", "الهجومالهجوم", "ـ الهجوم ـ", "1الهجوم", "ال الهجوم"]
     return texts
 
 

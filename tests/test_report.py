@@ -5,23 +5,9 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pytest
 
 from kwct_ml import report, train
 from kwct_ml.config import TrainConfig
-
-
-@pytest.fixture
-def small_data(data_copy):
-    labels = pd.read_csv(data_copy / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
-    keep = list(labels["doc_id"].value_counts().sort_values().index[:3])
-    labels[labels["doc_id"].isin(keep)].to_csv(data_copy / "labels" / "sentences.csv", index=False)
-    index = pd.read_csv(data_copy / "raw" / "articles.csv", dtype=str, keep_default_na=False)
-    for doc in set(index["doc_id"]) - set(keep):
-        (data_copy / "raw" / f"{doc}.txt").unlink()
-    index[index["doc_id"].isin(keep)].to_csv(data_copy / "raw" / "articles.csv", index=False)
-    (data_copy / "labels" / "authored.csv").unlink(missing_ok=True)
-    return data_copy
 
 
 def test_full_report(tmp_path, small_data):

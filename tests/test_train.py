@@ -17,20 +17,6 @@ FAST = TrainConfig(ngram_max=3, classifier="complement_nb", calibration="none", 
 
 
 @pytest.fixture
-def small_data(data_copy):
-    """data_copy cut to the three smallest articles (and without authored sentences)."""
-    labels = pd.read_csv(data_copy / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
-    keep = list(labels["doc_id"].value_counts().sort_values().index[:3])
-    labels[labels["doc_id"].isin(keep)].to_csv(data_copy / "labels" / "sentences.csv", index=False)
-    index = pd.read_csv(data_copy / "raw" / "articles.csv", dtype=str, keep_default_na=False)
-    for doc in set(index["doc_id"]) - set(keep):
-        (data_copy / "raw" / f"{doc}.txt").unlink()
-    index[index["doc_id"].isin(keep)].to_csv(data_copy / "raw" / "articles.csv", index=False)
-    (data_copy / "labels" / "authored.csv").unlink(missing_ok=True)
-    return data_copy
-
-
-@pytest.fixture
 def fast_config(tmp_path):
     path = tmp_path / "fast.toml"
     path.write_text(FAST.to_toml(), encoding="utf-8")
