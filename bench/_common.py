@@ -36,6 +36,16 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def require_fasttext() -> None:
+    """Stop with one line before any work when the peer (fastText) is not installed."""
+    try:
+        import fasttext  # noqa: F401
+    except ImportError:
+        print("fasttext is not installed: pip install -e '.[bench]' (fastText 0.9.3 is the peer "
+              "these benchmarks compare with)", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def command() -> str:
     """The command line that ran this benchmark, as typed from the repository root."""
     script = Path(sys.argv[0]).resolve()

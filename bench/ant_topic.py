@@ -20,7 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from _common import fasttext_predict, fasttext_train, record, shared_path
+from _common import fasttext_predict, fasttext_train, record, require_fasttext, shared_path
 from kwct_ml.config import TrainConfig
 from kwct_ml.features import FastCharTfidf
 from kwct_ml.model import build_pipeline, char_vectorizer, make_classifier
@@ -156,7 +156,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cv", nargs="?", const="all", choices=["all", "kwct", "fasttext"],
                         help="score candidate settings on a validation part of the train split; stop")
     args = parser.parse_args(argv)
-    train, test = load(shared_path("ant", "ant_multisource_v2.1.csv.gz"))
+    path = shared_path("ant", "ant_multisource_v2.1.csv.gz")
+    require_fasttext()
+    train, test = load(path)
     if args.cv:
         print(json.dumps(cross_validate(train, args.jobs, args.cv), indent=0))
         return 0

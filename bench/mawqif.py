@@ -22,7 +22,7 @@ from joblib import Parallel, delayed
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from _common import fasttext_predict, fasttext_train, record, shared_path
+from _common import fasttext_predict, fasttext_train, record, require_fasttext, shared_path
 from kwct_ml.config import TrainConfig
 from kwct_ml.model import build_pipeline
 
@@ -121,6 +121,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-record", action="store_true", help="print the JSON only")
     args = parser.parse_args(argv)
     folder = shared_path("mawqif")
+    require_fasttext()
     started = time.perf_counter()
     load_at_start = round(os.getloadavg()[0], 1)
     read = dict(encoding="utf-8-sig", keep_default_na=False)

@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from _common import REPO, fasttext_predict, fasttext_train, record
+from _common import REPO, fasttext_predict, fasttext_train, record, require_fasttext, shared_path
 from predict_speed import measure
 
 
@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None,
                    help="model folder, or 'temporary' (default: models/latest, else a temporary one)")
     args = p.parse_args(argv)
+    shared_path("ant", "ant_multisource_v2.1.csv.gz")  # absent: a JSON note and exit 0
+    require_fasttext()
     result = measure(args.jobs, args.limit, args.model, keep_sentences=True)
     sentences = result.pop("_sentences")
     result["fasttext_sentences_per_second"] = round(fasttext_rate(sentences), 1)
