@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEVSET := ../shared/data/devset/sentences.tsv
 EVAL_SET := $(if $(wildcard $(DEVSET)),--eval-set $(DEVSET),)
 
-.PHONY: run test lint check clean
+.PHONY: run test lint check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,16 @@ run: $(STAMP)
 	$(PY) -m kwct_ml.train $(EVAL_SET)
 	$(PY) -m kwct_ml.predict data/raw --output out/sample_tags.csv --summary out/sample_summary.csv && head -n 4 out/sample_tags.csv
 	$(PY) -c "import pandas as pd; print(pd.read_csv('out/sample_summary.csv')[['doc_id', 'n_sentences', 'dominant_topic', 'dominant_stance']].to_string(index=False))"
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	touch $@
+
+# The issue-7 benchmarks (need ../shared/data; about an hour on 2 cores): see docs/benchmarks.md.
+bench: $(VENV)/.bench-installed
+	$(PY) bench/mawqif.py
+	$(PY) bench/ant_topic.py
+	$(PY) bench/throughput.py
 
 check: $(STAMP)
 	$(PY) -m kwct_ml.dataset check
