@@ -24,7 +24,7 @@ $(VENV)/.bench-installed: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	touch $@
 
-# The issue-7 benchmarks (need ../shared/data; about an hour on 2 cores): see docs/benchmarks.md.
+# The issue-7 benchmarks (need ../shared/data; their run times are in experiments/benchmarks.md): docs/benchmarks.md.
 bench: $(VENV)/.bench-installed
 	$(PY) bench/mawqif.py
 	$(PY) bench/ant_topic.py
