@@ -31,3 +31,13 @@ def test_python_m_names_the_module_not_main(tmp_path, module):
     assert proc.returncode != 0
     assert f"{module}: error:" in proc.stderr, proc.stderr
     assert "__main__" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_python_m_kwct_ml_lists_the_commands():
+    done = subprocess.run([sys.executable, "-m", "kwct_ml", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0
+    for command in ("kwct_ml.dataset check", "kwct_ml.train", "kwct_ml.predict", "kwct_ml.label"):
+        assert command in done.stdout
+    bare = subprocess.run([sys.executable, "-m", "kwct_ml"], capture_output=True, text=True, timeout=60)
+    assert bare.returncode == 2 and "kwct_ml.train" in bare.stderr and "Traceback" not in bare.stderr
