@@ -18,7 +18,6 @@ import os
 import re
 import signal
 import sys
-import threading
 import warnings
 from collections import deque
 from collections.abc import Iterator
@@ -678,10 +677,6 @@ def _last_checkpoint(ckpt: Path, fingerprint: str, out_size: int, err_size: int)
 
 # --------------------------------------------------------------------------- main
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def _refuse_overwriting_inputs(args, sources: list[Source], to_stdout: bool) -> None:
     """An output file that is also an input would replace the user's data when the run ends."""
     inputs = {os.path.realpath(s.path) for s in sources if s.kind in ("txt", "table")}
@@ -754,15 +749,9 @@ def main(argv=None) -> int:
                     own_columns.append(col)
     formatter = RowFormatter(fmt, own_columns + result_columns)
 
-    old_term = None
-    if threading.current_thread() is threading.main_thread():
-        old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
+    with errors.sigterm_as_interrupt():
         return _run(args, opts, tagger, sources, titles, formatter, set(result_columns), to_stdout,
                     summary_fmt)
-    finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
 
 
 def _run(args, opts, tagger, sources, titles, formatter, result_columns, to_stdout,

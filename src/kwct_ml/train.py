@@ -126,10 +126,6 @@ def _signals_deferred():
             signal.raise_signal(sig)  # now the usual handler runs (KeyboardInterrupt in the CLI)
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def _label_files(data_dir: Path, include_authored: bool) -> dict[str, str]:
     out = {}
     for name in LABEL_FILES:
@@ -311,15 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs: must be >= 1, got {args.jobs}")
     command = "python -m kwct_ml.train" + (" " + shlex.join(raw) if raw else "")
-    old_term = None
-    if threading.current_thread() is threading.main_thread():  # SIGTERM cleans up like Ctrl-C
-        old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
+    with errors.sigterm_as_interrupt():  # a kill rolls the run back like Ctrl-C
         results = train(config, args.data_dir, args.eval_set, args.models_dir, args.runs_dir,
                         report=not args.no_report, jobs=args.jobs, command=command)
-    finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
     print(format_headline(results))
     print(f"model:  {results['model_dir']}")
     where = Path(results["run_dir"]) / ("report.html" if not args.no_report else "metrics.json")
