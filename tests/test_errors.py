@@ -41,3 +41,13 @@ def test_python_m_kwct_ml_lists_the_commands():
         assert command in done.stdout
     bare = subprocess.run([sys.executable, "-m", "kwct_ml"], capture_output=True, text=True, timeout=60)
     assert bare.returncode == 2 and "kwct_ml.train" in bare.stderr and "Traceback" not in bare.stderr
+
+
+@cli
+def _failing_on_odd_name(argv=None):
+    raise DataError("cannot read", path="bad\nname.txt", fix="rename it")
+
+
+def test_cli_error_stays_one_line_when_a_file_name_holds_a_line_break(capsys):
+    assert _failing_on_odd_name([]) == 1
+    assert capsys.readouterr().err == "kwct_ml.test_errors: error: bad\\nname.txt: cannot read (rename it)\n"

@@ -36,6 +36,14 @@ class ModelError(KwctError):
     """A missing, incomplete or tampered model folder."""
 
 
+_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(message: str) -> str:
+    """``message`` with line breaks from the input (file names, column names) shown escaped."""
+    return message.translate(_BREAKS)
+
+
 def _program(func) -> str:
     """The dotted module name the user ran (``kwct_ml.train``), also under ``python -m``."""
     module = func.__module__
@@ -54,7 +62,7 @@ def cli(func):
         try:
             return func(argv)
         except KwctError as exc:
-            print(f"{prog}: error: {exc}", file=sys.stderr)
+            print(one_line(f"{prog}: error: {exc}"), file=sys.stderr)
             return exc.exit_code
         except KeyboardInterrupt:
             print(f"{prog}: interrupted", file=sys.stderr)

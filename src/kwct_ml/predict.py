@@ -609,14 +609,6 @@ def _format_of(path: str, forced: str | None, what: str) -> str:
                       "(or --format)")
 
 
-_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
-
-
-def one_line(message: str) -> str:
-    """``message`` with line breaks from the input (file names, column names) shown escaped."""
-    return message.translate(_BREAKS)
-
-
 class ErrorLog:
     """Reports skipped inputs: one line on stderr (first MAX_STDERR_ERRORS) and a JSON line."""
 
@@ -628,7 +620,7 @@ class ErrorLog:
         if self.count <= MAX_STDERR_ERRORS:
             where = record["input"] + (f":{record['line']}" if record.get("line") else "")
             fix = f" ({record['fix']})" if record.get("fix") else ""
-            print(one_line(f"{PROG}: skipped {where}: {record['error']}{fix}"), file=sys.stderr)
+            print(errors.one_line(f"{PROG}: skipped {where}: {record['error']}{fix}"), file=sys.stderr)
         elif self.count == MAX_STDERR_ERRORS + 1:
             print(f"{PROG}: more inputs skipped; see the errors file", file=sys.stderr)
         if self.handle is not None:
