@@ -119,8 +119,6 @@ def count_matches(pattern: re.Pattern, text: str) -> int:
 _WORD_START = re.compile(r"(?<!\w)\w")
 #: Longest clitic prefix before a core ('وبال', 'فلل'): a core starts within this many characters.
 _MAX_PREFIX = 4
-
-
 #: Cores are recognised by their first letters before the regex is tried.
 _HEAD = 3
 
@@ -142,8 +140,8 @@ def count_at_word_starts(pattern: re.Pattern, starts: frozenset[str] | None, tex
     """``count_matches`` computed faster: try ``pattern`` only at word starts whose next letters
     can begin one of its cores (``core_starts``), skipping positions inside the last match."""
     n, end = 0, 0
-    for p, pairs in windows:
-        if p < end or (starts is not None and starts.isdisjoint(pairs)):
+    for p, heads in windows:
+        if p < end or (starts is not None and starts.isdisjoint(heads)):
             continue
         match = pattern.match(text, p)
         if match:
