@@ -43,6 +43,8 @@ def test_int_accepted_for_float():
     ({"calibration_cv": 1}, "calibration_cv"),
     ({"prior_smoothing": -0.1}, "prior_smoothing"),
     ({"prior_smoothing": 1}, "prior_smoothing"),
+    ({"real_weight": 0.0}, "real_weight"),
+    ({"real_weight": float("inf")}, "real_weight"),
     ({"classifier": "linear_svc", "calibration": "none"}, "calibration"),
 ])
 def test_bad_values_name_the_key(changes, key):

@@ -103,6 +103,18 @@ def test_include_authored_false_drops_them(corpus, monkeypatch):
     assert "bilateral_relations" in fit_model(corpus, FAST, tasks=("topic",)).classes("topic")
 
 
+def test_real_weight_weighs_real_sentences_only(corpus):
+    assert evaluate.sample_weights(corpus, FAST) == {}  # weight 1: plain fit, as before the option
+    weights = evaluate.sample_weights(corpus, FAST.replace(real_weight=4.0))["clf__sample_weight"]
+    assert (weights[corpus["source"].eq("authored").to_numpy()] == 1).all()
+    assert (weights[~corpus["source"].eq("authored").to_numpy()] == 4).all()
+    svc = TrainConfig(ngram_max=3, learning_curve=False)
+    texts = corpus["text"].tolist()
+    plain = fit_model(corpus, svc, tasks=("stance",)).predict_proba("stance", texts)
+    heavy = fit_model(corpus, svc.replace(real_weight=4.0), tasks=("stance",)).predict_proba("stance", texts)
+    assert not np.allclose(plain, heavy)  # the weights reach the classifier and its calibration
+
+
 def test_parallel_folds_equal_sequential(corpus):
     one = cross_validate(corpus, FAST, tasks=("stance",), n_jobs=1)[1]
     two = cross_validate(corpus, FAST, tasks=("stance",), n_jobs=2)[1]

@@ -60,6 +60,7 @@ class TrainConfig:
     prior_smoothing: float = 0.0  # p = (1 - s) * p + s * training class prior; 0 = off
     # -- data
     include_authored: bool = True  # authored sentences: always training-only
+    real_weight: float = 1.0  # sample weight of real-article sentences (authored ones weigh 1)
     # -- evaluation
     seed: int = 13
     learning_curve: bool = True
@@ -117,7 +118,7 @@ class TrainConfig:
             raise ConfigError(f"max_df: must be in (0, 1], got {self.max_df!r}")
         at_least("max_features", 0)
         at_least("word_ngram_max", 1)
-        for key in ("C", "alpha", "nb_alpha"):
+        for key in ("C", "alpha", "nb_alpha", "real_weight"):
             positive(key)
         at_least("max_iter", 100)
         at_least("calibration_cv", 2)

@@ -110,9 +110,18 @@ def score(task: str, gold: Sequence[str], pred: Sequence[str],
 
 # --------------------------------------------------------------------------- fitting helpers
 
+def sample_weights(train: pd.DataFrame, config: TrainConfig) -> dict:
+    """Fit parameters giving real-article sentences ``config.real_weight`` (authored ones 1); {} at 1."""
+    if config.real_weight == 1.0 or "source" not in train:
+        return {}
+    real = ~train["source"].eq(AUTHORED).to_numpy()
+    return {"clf__sample_weight": np.where(real, config.real_weight, 1.0)}
+
+
 def _fit_predict(config: TrainConfig, task: str, train: pd.DataFrame, test_texts: list[str],
                  builder: Callable = build_pipeline) -> tuple[list[str], np.ndarray]:
-    pipe = builder(config, task).fit(train["text"].tolist(), train[task].tolist())
+    pipe = builder(config, task).fit(train["text"].tolist(), train[task].tolist(),
+                                     **sample_weights(train, config))
     model = KwctModel({task: pipe})
     return model.predict(task, test_texts)
 
@@ -122,7 +131,9 @@ def fit_model(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[str] = 
     evaluated, extra = split_corpus(corpus, config.include_authored)
     train = pd.concat([evaluated, extra], ignore_index=True)
     texts = train["text"].tolist()
-    return KwctModel({task: build_pipeline(config, task).fit(texts, train[task].tolist()) for task in tasks})
+    weights = sample_weights(train, config)
+    return KwctModel({task: build_pipeline(config, task).fit(texts, train[task].tolist(), **weights)
+                      for task in tasks})
 
 
 def _run(jobs: list[tuple], n_jobs: int, bar) -> list:

@@ -91,20 +91,22 @@ class KwctClassifier(ClassifierMixin, BaseEstimator):
         return [(np.concatenate([index[train], always]), index[test])
                 for train, test in folds.split(index, y[index])]
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         y = np.asarray(y)
         base = self.estimator if self.estimator is not None else LinearSVC()
         classes = np.unique(y)
+        weights = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight, dtype=float)}
         if len(classes) == 1:
             self.model_ = DummyClassifier(strategy="prior").fit(X, y)
         elif self.calibration == "none":
-            self.model_ = clone(base).fit(X, y)
+            self.model_ = clone(base).fit(X, y, **weights)
         else:
             splits = self._splits(y)
             if splits is None:  # every class seen once: calibrate in-sample, better than nothing
                 everything = np.arange(len(y))
                 splits = [(everything, everything)]
-            self.model_ = CalibratedClassifierCV(clone(base), method=self.calibration, cv=splits).fit(X, y)
+            self.model_ = CalibratedClassifierCV(clone(base), method=self.calibration,
+                                                 cv=splits).fit(X, y, **weights)
         self.classes_ = np.asarray(self.model_.classes_)
         self.prior_ = np.array([np.mean(y == c) for c in self.classes_])
         return self
