@@ -149,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                         default=[str(REPO / "experiments" / "ablation"), str(HERE / "rows")],
                         help="folders of candidate configs")
     parser.add_argument("--only", nargs="*", help="score only these row ids (plus the default)")
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    parser.add_argument("--data-dir", nargs="+", default=[str(DEFAULT_DATA_DIR)], metavar="[NAME=]DIR",
+                        help="corpus folder(s); every row runs on each; the first one's default row "
+                             "is the reference of the rule (default: data)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=str(REPO / "experiments" / "generalisation.md"))
     parser.add_argument("--tune-predictions", help="write the default row's tuning-set predictions "
@@ -157,19 +159,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     if not Path(args.tune).is_file():
         raise ConfigError(f"{args.tune}: not found; run python experiments/tuneset/tuneset.py build")
-    corpus = load_corpus(args.data_dir)
+    datasets = []
+    for item in args.data_dir:
+        name, _, folder = item.rpartition("=")
+        datasets.append((name or Path(folder).name, Path(folder), load_corpus(folder)))
     tune = load_eval_set(args.tune)
     dev = load_eval_set(args.dev) if args.dev else None
     rows = []
-    for row_id, text, config in candidates([Path(p) for p in args.rows]):
+    plan = [(d, r) for d in datasets for r in candidates([Path(p) for p in args.rows])]
+    for (data_name, _, corpus), (row_id, text, config) in plan:
         if args.only and row_id != DEFAULT_ROW and row_id not in args.only:
             continue
+        first = data_name == datasets[0][0]
+        if not first:
+            row_id, text = f"{data_name}:{row_id}", f"{text} [data: {data_name}]"
         started = time.perf_counter()
         cv, _ = cross_validate(corpus, config, n_jobs=args.jobs)
         model = fit_model(corpus, config)
         t_res = evaluate_external(corpus, tune, config, model)["tasks"]
         d_res = evaluate_external(corpus, dev, config, model)["tasks"] if dev is not None else {}
-        row = {"id": row_id, "description": text, "changes": changes(config),
+        row = {"id": row_id, "description": text,
+               "changes": changes(config) | ({} if first else {"data": data_name}),
                "loao": {t: cv[t]["model"]["macro_f1"] for t in TASKS},
                "tune": {t: t_res[t]["model"]["macro_f1"] for t in TASKS},
                "dev": {t: d_res[t]["model"]["macro_f1"] for t in TASKS} if d_res else {},
@@ -185,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
               f"tune {row['tune']['topic']:.3f} / {row['tune']['stance']:.3f}"
               + (f"  dev {row['dev']['topic']:.3f} / {row['dev']['stance']:.3f}" if d_res else "")
               + f"  ({row['seconds']:.0f} s)", file=sys.stderr, flush=True)
-        if args.tune_predictions and row_id == DEFAULT_ROW:
+        if args.tune_predictions and row_id in (DEFAULT_ROW, f"{datasets[-1][0]}:{DEFAULT_ROW}"):
             out = tune.copy()
             for task in TASKS:
                 out[f"{task}_pred"], out[f"{task}_conf"] = model.predict(task, tune["text"].tolist())
@@ -194,15 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         row["eligible"] = row["id"] in eligible
     raw = sys.argv[1:] if argv is None else list(argv)
-    data_dir = Path(args.data_dir)
     summary = {
         "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join(["python", "experiments/tuneset/round2.py", *raw]),
         "commit": _git("rev-parse", "--short", "HEAD"),
         "dirty": bool(_git("status", "--porcelain", "--", "src", "data", "experiments/ablation",
                            "experiments/tuneset")),
-        "label_files": {f"labels/{n}": sha256_file(data_dir / "labels" / n)
-                        for n in LABEL_FILES if (data_dir / "labels" / n).is_file()},
+        "label_files": {f"{name}/labels/{n}": sha256_file(folder / "labels" / n)
+                        for name, folder, _ in datasets for n in LABEL_FILES
+                        if (folder / "labels" / n).is_file()},
         "tune": {"n": len(tune), "n_docs": int(tune["doc_id"].nunique()), "sha256": sha256_file(args.tune)},
         "dev": ({"n": len(dev), "n_docs": int(dev["doc_id"].nunique()), "sha256": sha256_file(args.dev)}
                 if dev is not None else None),
