@@ -129,7 +129,7 @@ def collect() -> None:
     print(f"{len(rows)} labelled sentences -> {LABELS}")
 
 
-def build() -> None:
+def build(out: Path = OUT) -> None:
     """labels.csv + ANT -> sentences.tsv (doc, idx, text, topic, stance), checked against the hashes."""
     articles = pd.read_csv(ARTICLES, dtype=str)
     labels = pd.read_csv(LABELS, dtype=str, keep_default_na=False)
@@ -143,8 +143,11 @@ def build() -> None:
                 sys.exit(f"{LABELS}: {r.article} sentence {r.idx} does not match ANT "
                          "(another ANT version?); rebuild needs ANT v2.1")
             rows.append({"doc": r.article, "idx": r.idx, "text": text, "topic": r.topic, "stance": r.stance})
-    pd.DataFrame(rows).to_csv(OUT, sep="\t", index=False)
-    print(f"{len(rows)} sentences in {len(articles)} articles -> {OUT}")
+    frame = pd.DataFrame(rows)
+    if len(frame) != len(labels):
+        sys.exit(f"{LABELS}: {len(labels) - len(frame)} label rows name no article of {ARTICLES}")
+    frame.to_csv(out, sep="\t", index=False)
+    print(f"{len(rows)} sentences in {len(articles)} articles -> {out}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--kuwait", type=int, default=18, help="other articles that mention Kuwait")
     s.add_argument("--other", type=int, default=18, help="other genre articles")
     sub.add_parser("collect", help="filled sheets -> labels.csv")
-    sub.add_parser("build", help="labels.csv + ANT -> sentences.tsv")
+    b = sub.add_parser("build", help="labels.csv + ANT -> sentences.tsv")
+    b.add_argument("--out", type=Path, default=OUT, help="where to write (default: %(default)s)")
     args = parser.parse_args(argv)
     if not ANT.is_file():
         print(f"{ANT} is absent (ANT lives in ../shared); nothing to do", file=sys.stderr)
@@ -166,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "collect":
         collect()
     else:
-        build()
+        build(args.out)
     return 0
 
 
