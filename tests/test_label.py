@@ -48,7 +48,7 @@ class FakeModel:
     def __init__(self, scores: dict[str, float] | None = None):
         self.scores = scores or {}
 
-    def predict(self, task, texts):
+    def predict(self, task, texts, groups=None):
         labels = ["ct_cooperation" if task == "topic" else "neutral"] * len(texts)
         return labels, np.array([self.scores.get(t, 0.9) for t in texts])
 

@@ -32,7 +32,7 @@ class KeywordModel:
                         ("دعم", "support", 0.55)]}
     default = {"topic": ("other", 0.5), "stance": ("neutral", 0.4)}
 
-    def predict(self, task, texts):
+    def predict(self, task, texts, groups=None):
         labels, scores = [], []
         for text in texts:
             label, score = next(((lab, sc) for key, lab, sc in self.rules[task] if key in text),
@@ -41,7 +41,7 @@ class KeywordModel:
             scores.append(score + len(text) * 1e-3)
         return labels, np.array(scores)
 
-    def explain(self, task, texts, k):
+    def explain(self, task, texts, k, groups=None):
         return [[(text[:3], 0.123456789)][:k] for text in texts]
 
 

@@ -58,6 +58,8 @@ class TrainConfig:
     calibration: str = "sigmoid"
     calibration_cv: int = 3  # lowered automatically to the smallest class count (min 2)
     prior_smoothing: float = 0.0  # p = (1 - s) * p + s * training class prior; 0 = off
+    topic_context: float = 0.0  # p = (1 - w) * p + w * mean p of the sentence's article; 0 = off
+    stance_context: float = 0.0  # the same for stance
     # -- data
     include_authored: bool = True  # authored sentences: always training-only
     real_weight: float = 1.0  # sample weight of real-article sentences (authored ones weigh 1)
@@ -122,8 +124,9 @@ class TrainConfig:
             positive(key)
         at_least("max_iter", 100)
         at_least("calibration_cv", 2)
-        if not 0 <= self.prior_smoothing < 1:
-            raise ConfigError(f"prior_smoothing: must be in [0, 1), got {self.prior_smoothing!r}")
+        for key in ("prior_smoothing", "topic_context", "stance_context"):
+            if not 0 <= getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be in [0, 1), got {getattr(self, key)!r}")
         at_least("seed", 0)
         at_least("learning_curve_repeats", 1)
         if self.calibration == "none" and self.classifier in NEEDS_CALIBRATION:
@@ -140,6 +143,10 @@ class TrainConfig:
         for key, value in self.to_dict().items():
             lines.append(f"{key} = {_toml_value(value)}")
         return "\n".join(lines) + "\n"
+
+    def context(self) -> dict[str, float]:
+        """Article-context weight per task (``KwctModel`` mixes in the article's mean probabilities)."""
+        return {"topic": self.topic_context, "stance": self.stance_context}
 
     def replace(self, **changes) -> TrainConfig:
         """A validated copy with ``changes`` applied."""

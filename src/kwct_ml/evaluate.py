@@ -119,11 +119,13 @@ def sample_weights(train: pd.DataFrame, config: TrainConfig) -> dict:
 
 
 def _fit_predict(config: TrainConfig, task: str, train: pd.DataFrame, test_texts: list[str],
-                 builder: Callable = build_pipeline) -> tuple[list[str], np.ndarray]:
+                 builder: Callable = build_pipeline,
+                 groups: Sequence | None = None) -> tuple[list[str], np.ndarray]:
+    """Fit ``builder``'s pipeline on ``train`` and predict ``test_texts`` (article context by ``groups``)."""
     pipe = builder(config, task).fit(train["text"].tolist(), train[task].tolist(),
                                      **sample_weights(train, config))
-    model = KwctModel({task: pipe})
-    return model.predict(task, test_texts)
+    model = KwctModel({task: pipe}, config.context() if builder is build_pipeline else None)
+    return model.predict(task, test_texts, groups)
 
 
 def fit_model(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[str] = tuple(TASKS)) -> KwctModel:
@@ -133,7 +135,7 @@ def fit_model(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[str] = 
     texts = train["text"].tolist()
     weights = sample_weights(train, config)
     return KwctModel({task: build_pipeline(config, task).fit(texts, train[task].tolist(), **weights)
-                      for task in tasks})
+                      for task in tasks}, config.context())
 
 
 def _run(jobs: list[tuple], n_jobs: int, bar) -> list:
@@ -154,8 +156,11 @@ def _run(jobs: list[tuple], n_jobs: int, bar) -> list:
 
 
 def _job(config: TrainConfig, task: str, train: pd.DataFrame, test_texts: list[str],
-         systems: tuple[str, ...]):
-    """Predictions of each of ``systems`` for ``test_texts`` after fitting on ``train``."""
+         systems: tuple[str, ...], groups: Sequence | None = None):
+    """Predictions of each of ``systems`` for ``test_texts`` after fitting on ``train``.
+
+    ``groups`` names the article of each test text (the model's article context uses it).
+    """
     out = {}
     for system in systems:
         if system == "majority":
@@ -164,7 +169,7 @@ def _job(config: TrainConfig, task: str, train: pd.DataFrame, test_texts: list[s
             out[system] = ([label] * len(test_texts), np.full(len(test_texts), prior))
         else:
             builder = build_pipeline if system == "model" else build_word_baseline
-            out[system] = _fit_predict(config, task, train, test_texts, builder)
+            out[system] = _fit_predict(config, task, train, test_texts, builder, groups)
     return out
 
 
@@ -200,7 +205,8 @@ def cross_validate(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[st
         test = evaluated["doc_id"].eq(doc).to_numpy()
         train = pd.concat([evaluated[~test], extra], ignore_index=True)
         for task in tasks:
-            jobs.append((config, task, train, evaluated.loc[test, "text"].tolist(), SYSTEMS))
+            jobs.append((config, task, train, evaluated.loc[test, "text"].tolist(), SYSTEMS,
+                         [doc] * int(test.sum())))
             where.append((task, test))
     bar = progress(len(jobs)) if progress else None
     for (task, test), result in zip(where, _run(jobs, n_jobs, bar), strict=True):
@@ -250,7 +256,8 @@ def learning_curve(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[st
         test = evaluated["doc_id"].isin(helds).to_numpy()
         train = pd.concat([evaluated[evaluated["doc_id"].isin(combo)], extra], ignore_index=True)
         for task in tasks:
-            jobs.append((config, task, train, evaluated.loc[test, "text"].tolist(), ("model", "majority")))
+            jobs.append((config, task, train, evaluated.loc[test, "text"].tolist(), ("model", "majority"),
+                         evaluated.loc[test, "doc_id"].tolist()))
             rows.append((task, combo, np.flatnonzero(test)))
     bar = progress(len(jobs)) if progress else None
     fitted = {}
@@ -296,7 +303,7 @@ def evaluate_external(corpus: pd.DataFrame, eval_set: pd.DataFrame, config: Trai
     result: dict = {"n": len(eval_set), "n_docs": int(eval_set["doc_id"].nunique()), "tasks": {}}
     for task in tasks:
         gold = eval_set[task].tolist()
-        pred, conf = model.predict(task, texts)
+        pred, conf = model.predict(task, texts, eval_set["doc_id"].tolist())
         base_pred, base_conf = _fit_predict(config, task, train, texts, build_word_baseline)
         majority = majority_label(train[task], task)
         result["tasks"][task] = {

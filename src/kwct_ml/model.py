@@ -229,24 +229,47 @@ def display_feature_name(name: str) -> str:
     return f"word:{rest}" if block == "word" else rest
 
 
-class KwctModel:
-    """The two fitted task pipelines behind one small API (the contract in DEVELOPERS.md)."""
+def article_context(proba: np.ndarray, groups: Sequence | None, weight: float) -> np.ndarray:
+    """Mix each row with the mean of its group (its article): ``(1 - w) * p + w * mean(p)``.
 
-    def __init__(self, pipelines: dict[str, Pipeline]):
+    News sentences share their article's subject; a sentence alone ("the company asked for a
+    delay") often says too little. ``groups`` None or ``weight`` 0 returns ``proba`` unchanged.
+    """
+    if groups is None or not weight or not len(proba):
+        return proba
+    index: dict = {}
+    keys = np.array([index.setdefault(g, len(index)) for g in groups], dtype=int)
+    if len(keys) != len(proba):
+        raise ValueError(f"groups: {len(keys)} values for {len(proba)} texts")
+    sums = np.zeros((keys.max() + 1, proba.shape[1]))
+    np.add.at(sums, keys, proba)
+    means = sums / np.bincount(keys)[:, None]
+    return (1 - weight) * proba + weight * means[keys]
+
+
+class KwctModel:
+    """The two fitted task pipelines behind one small API (the contract in DEVELOPERS.md).
+
+    ``context`` maps a task to its article-context weight (``article_context``), applied when the
+    caller says which article each text comes from (``groups``).
+    """
+
+    def __init__(self, pipelines: dict[str, Pipeline], context: dict[str, float] | None = None):
         for task, pipeline in pipelines.items():
             labels_for(task)
             if not hasattr(pipeline, "steps") or pipeline.steps[-1][0] != "clf":
                 raise TypeError(f"{task}: expected a Pipeline whose last step is 'clf'")
         self.pipelines = dict(pipelines)
+        self.context = {task: float(w) for task, w in (context or {}).items() if w}
         self._names: dict[str, np.ndarray] = {}
         self._order: dict[str, tuple[list[str], np.ndarray]] = {}
         self._weights: dict[str, np.ndarray | None] = {}
 
     def __getstate__(self):
-        return {"pipelines": self.pipelines}
+        return {"pipelines": self.pipelines, "context": self.context}
 
     def __setstate__(self, state):
-        self.__init__(state["pipelines"])
+        self.__init__(state["pipelines"], state.get("context"))  # models saved before context: none
 
     @property
     def tasks(self) -> list[str]:
@@ -277,17 +300,22 @@ class KwctModel:
             raise TypeError("texts must be a list of strings, not one string")
         return [str(t) for t in texts]
 
-    def predict_proba(self, task: str, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities (n, n_classes), columns in ``classes(task)`` order."""
+    def predict_proba(self, task: str, texts: Sequence[str], groups: Sequence | None = None) -> np.ndarray:
+        """Calibrated probabilities (n, n_classes), columns in ``classes(task)`` order.
+
+        ``groups`` (one article key per text) turns on the task's article context, if it has one.
+        """
         texts = self._texts(texts)
         _, columns = self._column_order(task)
         if not texts:
             return np.zeros((0, len(columns)))
-        return self._pipeline(task).predict_proba(texts)[:, columns]
+        proba = self._pipeline(task).predict_proba(texts)[:, columns]
+        return article_context(proba, groups, self.context.get(task, 0.0))
 
-    def predict(self, task: str, texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    def predict(self, task: str, texts: Sequence[str],
+                groups: Sequence | None = None) -> tuple[list[str], np.ndarray]:
         """(labels, scores): the most probable label and its probability for each text."""
-        proba = self.predict_proba(task, texts)
+        proba = self.predict_proba(task, texts, groups)
         classes = self.classes(task)
         best = np.argmax(proba, axis=1) if len(proba) else np.zeros(0, dtype=int)
         return [classes[i] for i in best], proba[np.arange(len(best)), best]
@@ -311,7 +339,8 @@ class KwctModel:
             self._weights[task] = None if weights is None else weights[self._column_order(task)[1]]
         return self._weights[task]
 
-    def explain(self, task: str, texts: Sequence[str], k: int = 5) -> list[list[tuple[str, float]]]:
+    def explain(self, task: str, texts: Sequence[str], k: int = 5,
+                groups: Sequence | None = None) -> list[list[tuple[str, float]]]:
         """For each text, up to ``k`` (feature, contribution) that pushed its predicted label most.
 
         contribution = feature value x weight of the predicted class, largest first; they can all
@@ -326,7 +355,8 @@ class KwctModel:
             return [[] for _ in texts]
         pipeline = self._pipeline(task)
         X = sparse.csr_matrix(pipeline[:-1].transform(texts))  # transformed once, for both uses
-        proba = pipeline[-1].predict_proba(X)[:, self._column_order(task)[1]]
+        proba = article_context(pipeline[-1].predict_proba(X)[:, self._column_order(task)[1]], groups,
+                                self.context.get(task, 0.0))  # explain the label ``predict`` gives
         names = self.feature_names(task)
         if names is None or len(names) != X.shape[1]:
             names = np.array([f"f{i}" for i in range(X.shape[1])], dtype=object)

@@ -95,6 +95,7 @@ def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT
             "versions": environment(),
             "labels": {task: model.classes(task) for task in model.tasks},
             **(manifest or {}),
+            "context": dict(model.context),  # article-context weights: settings, not pickled code
         }
         atomic_write_text(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2) + "\n")
         text = card(full) if callable(card) else card if card is not None else default_card(full)
@@ -230,8 +231,14 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
                          ) from None
     if not isinstance(pipelines, dict) or not pipelines:
         raise ModelError(f"{model_path}: not a kwct_ml model (expected task pipelines); {TRAIN_HINT}")
+    context = manifest.get("context", {})  # absent in models saved before article context
+    if not isinstance(context, dict) or not all(
+            task in pipelines and isinstance(w, int | float) and not isinstance(w, bool) and 0 <= w < 1
+            for task, w in context.items()):
+        raise ModelError(f"{folder / MANIFEST_FILE}: 'context' must map tasks of the model to weights "
+                         f"in [0, 1), got {context!r}; {TRAIN_HINT}")
     try:
-        model = KwctModel(pipelines)
+        model = KwctModel(pipelines, context)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"{model_path}: not a kwct_ml model ({exc}); {TRAIN_HINT}") from None
     return model, manifest

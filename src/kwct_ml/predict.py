@@ -470,9 +470,10 @@ def _process(item) -> tuple[list[dict], list[dict]]:
         return [], item.errors
     spans: list[tuple[str, int, int, int, str]] = []
     owners: list[dict] = []  # own table columns of each span
+    groups: list[int] = []  # the article (file or table row) of each span, for article context
     errs: list[dict] = []
     if isinstance(item, FilesItem):
-        for path, doc_id in item.files:
+        for k, (path, doc_id) in enumerate(item.files):
             try:
                 text = read_text(path, opts.encoding)
             except DataError as exc:
@@ -483,6 +484,7 @@ def _process(item) -> tuple[list[dict], list[dict]]:
             new = _drop_long(new, path, errs, text=text)
             spans += new
             owners += [{}] * len(new)
+            groups += [k] * len(new)
     else:
         errs = list(item.errors)
         for i, (cols, doc_id, sent_id, text, offset) in enumerate(item.records):
@@ -493,11 +495,14 @@ def _process(item) -> tuple[list[dict], list[dict]]:
             where, line = item.where[i] if item.where else ("<stdin>", None)
             new = _drop_long(new, where, errs, text=text if item.unit == "article" else None, line=line)
             spans += new
+            groups += [i] * len(new)
             if item.text_key and len(new) > 1:
                 owners += [cols] + [{**cols, item.text_key: ""}] * (len(new) - 1)
             else:
                 owners += [cols] * len(new)
-    tags = tagger.tag_spans(spans, opts.explain, opts.min_confidence)
+    # whole articles (article unit) use the model's article context; sentence rows stand alone
+    tags = tagger.tag_spans(spans, opts.explain, opts.min_confidence,
+                            groups=groups if item.unit == "article" else None)
     rows = [{**own, **tag.as_row()} if own else tag.as_row() for own, tag in zip(owners, tags,
                                                                                strict=True)]
     return rows, errs

@@ -198,17 +198,21 @@ class Tagger:
         return cls(model, manifest, path)
 
     def tag_spans(self, spans: Sequence[tuple[str, int, int, int, str]], explain: int = 0,
-                  min_confidence: float | None = None) -> list[SentenceTag]:
-        """Tag ``(doc_id, sent_id, start, end, text)`` spans in one model call per task."""
+                  min_confidence: float | None = None, groups: Sequence | None = None) -> list[SentenceTag]:
+        """Tag ``(doc_id, sent_id, start, end, text)`` spans in one model call per task.
+
+        ``groups`` gives the article of each span when whole articles are tagged (the model's
+        article context, if it has one, then applies); None tags every span on its own.
+        """
         if not spans:
             return []
         texts = [span[4] for span in spans]
-        topics, topic_scores = self.model.predict("topic", texts)
-        stances, stance_scores = self.model.predict("stance", texts)
+        topics, topic_scores = self.model.predict("topic", texts, groups)
+        stances, stance_scores = self.model.predict("stance", texts, groups)
         topic_expl = stance_expl = None
         if explain > 0:
-            topic_expl = self.model.explain("topic", texts, explain)
-            stance_expl = self.model.explain("stance", texts, explain)
+            topic_expl = self.model.explain("topic", texts, explain, groups)
+            stance_expl = self.model.explain("stance", texts, explain, groups)
         tags = []
         for i, (doc_id, sent_id, start, end, text) in enumerate(spans):
             ts, ss = _round(topic_scores[i]), _round(stance_scores[i])
@@ -233,7 +237,7 @@ class Tagger:
                     min_confidence: float | None = None) -> list[SentenceTag]:
         """Split ``text`` into sentences (``segment``) and tag each; offsets index ``text``."""
         spans = [(doc_id, s.sent_id, s.start, s.end, s.text) for s in segment(text)]
-        return self.tag_spans(spans, explain, min_confidence)
+        return self.tag_spans(spans, explain, min_confidence, groups=[0] * len(spans))
 
     def summarise(self, tags: Iterable[SentenceTag],
                   titles: Mapping[str, str] | None = None) -> list[ArticleSummary]:

@@ -1,0 +1,132 @@
+"""Article context: each sentence's probabilities mixed with its article's mean, where articles are known."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kwct_ml import evaluate, predict
+from kwct_ml.config import TrainConfig
+from kwct_ml.errors import ConfigError
+from kwct_ml.model import KwctModel, article_context, build_pipeline
+from kwct_ml.persistence import save_model
+from kwct_ml.segment import segment
+from kwct_ml.tagger import Tagger
+
+
+def test_article_context_mixes_each_row_with_its_group_mean():
+    p = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.2, 0.8]])
+    q = article_context(p, ["a", "a", "b", "b"], 0.5)
+    np.testing.assert_allclose(q, [[0.75, 0.25], [0.25, 0.75], [0.425, 0.575], [0.275, 0.725]])
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)
+    assert article_context(p, None, 0.5) is p
+    assert article_context(p, ["a"] * 4, 0.0) is p
+    np.testing.assert_allclose(article_context(p, [1, 2, 3, 4], 0.7), p)  # one sentence per article
+    with pytest.raises(ValueError, match="groups"):
+        article_context(p, ["a", "b"], 0.5)
+
+
+@pytest.mark.parametrize("key", ["topic_context", "stance_context"])
+def test_context_weight_is_validated(key):
+    with pytest.raises(ConfigError, match=rf"^{key}:"):
+        TrainConfig(**{key: 1.0})
+    assert TrainConfig(**{key: 0.4}).context()[key.split("_")[0]] == 0.4
+
+
+@pytest.fixture(scope="module")
+def labelled(repo_dir) -> pd.DataFrame:
+    return pd.read_csv(repo_dir / "data" / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def context_model(labelled) -> KwctModel:
+    config = TrainConfig(topic_context=0.6)
+    pipes = {t: build_pipeline(config, t).fit(labelled.text.tolist(), labelled[t].tolist())
+             for t in ("topic", "stance")}
+    return KwctModel(pipes, config.context())
+
+
+def test_model_uses_context_only_with_groups_and_keeps_it_when_pickled(context_model, labelled):
+    texts = labelled.text.tolist()[:30]
+    groups = labelled.doc_id.tolist()[:30]
+    alone = context_model.predict_proba("topic", texts)
+    mixed = context_model.predict_proba("topic", texts, groups)
+    assert not np.allclose(alone, mixed)
+    np.testing.assert_allclose(mixed, article_context(alone, groups, 0.6))
+    np.testing.assert_allclose(context_model.predict_proba("stance", texts, groups),
+                               context_model.predict_proba("stance", texts))  # no stance context
+    again = pickle.loads(pickle.dumps(context_model))
+    np.testing.assert_allclose(again.predict_proba("topic", texts, groups), mixed)
+    old = KwctModel.__new__(KwctModel)
+    old.__setstate__({"pipelines": context_model.pipelines})  # a model saved before the option
+    np.testing.assert_allclose(old.predict_proba("topic", texts, groups), alone)
+
+
+def test_explain_explains_the_label_predict_gives(context_model, labelled):
+    texts, groups = labelled.text.tolist()[:30], labelled.doc_id.tolist()[:30]
+    labels, _ = context_model.predict("topic", texts, groups)
+    alone, _ = context_model.predict("topic", texts)
+    changed = [i for i in range(30) if labels[i] != alone[i]]
+    assert changed  # the context moved some labels on these articles
+    weights = context_model.class_weights("topic")
+    classes = context_model.classes("topic")
+    X = context_model.pipelines["topic"][:-1].transform([texts[changed[0]]])
+    top = context_model.explain("topic", texts, 1, groups)[changed[0]][0]
+    row = X.tocsr().getrow(0)
+    label = classes.index(labels[changed[0]])
+    contrib = [v * weights[label, j] for j, v in zip(row.indices, row.data, strict=True)]
+    assert top[1] == pytest.approx(max(contrib))
+
+
+def test_tagger_articles_use_context_and_sentences_do_not(context_model, repo_dir):
+    tagger = Tagger(context_model)
+    text = (repo_dir / "data" / "raw" / "000_0ab1c133074eaba5.txt").read_text(encoding="utf-8")
+    sentences = [s.text for s in segment(text)]
+    article = [t.topic for t in tagger.tag_article(text, doc_id="a")]
+    assert article == context_model.predict("topic", sentences, [0] * len(sentences))[0]
+    alone = [t.topic for t in tagger.tag_sentences(sentences, doc_id="a")]
+    assert alone == context_model.predict("topic", sentences)[0]
+
+
+def test_predict_cli_article_unit_uses_context_per_file(context_model, repo_dir, tmp_path):
+    model_dir = save_model(context_model, "ctx", tmp_path / "models")
+    raw = sorted((repo_dir / "data" / "raw").glob("*.txt"))[:2]
+    out = tmp_path / "out.csv"
+    assert predict.main([*map(str, raw), "--output", str(out), "--model", str(model_dir)]) == 0
+    rows = pd.read_csv(out, dtype=str, keep_default_na=False)
+    tagger = Tagger(context_model)
+    expected = [t.topic for p in raw for t in tagger.tag_article(p.read_text(encoding="utf-8"))]
+    assert rows["topic"].tolist() == expected  # each file is its own article, whatever the batch
+    loaded = Tagger.load(model_dir)
+    assert loaded.model.context == {"topic": 0.6}
+
+
+def test_a_bad_context_in_the_manifest_is_refused(context_model, tmp_path):
+    import json
+
+    from kwct_ml.errors import ModelError
+    from kwct_ml.persistence import load_model
+
+    model_dir = save_model(context_model, "ctx", tmp_path / "models")
+    manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
+    for bad in ({"topic": 1.5}, {"mood": 0.2}, [0.3], {"topic": "x"}):
+        (model_dir / "manifest.json").write_text(json.dumps({**manifest, "context": bad}), encoding="utf-8")
+        with pytest.raises(ModelError, match="'context' must map"):
+            load_model(model_dir)
+
+
+def test_evaluation_passes_each_held_out_article_as_one_group(labelled, monkeypatch):
+    seen = []
+    real = evaluate._fit_predict
+
+    def spy(config, task, train, texts, builder=evaluate.build_pipeline, groups=None):
+        seen.append((builder is evaluate.build_pipeline, groups, len(texts)))
+        return real(config, task, train, texts, builder, groups)
+
+    monkeypatch.setattr(evaluate, "_fit_predict", spy)
+    corpus = labelled.assign(source="seed")
+    evaluate.cross_validate(corpus, TrainConfig(topic_context=0.5, ngram_max=3), tasks=("topic",))
+    assert seen and all(len(set(g)) == 1 and len(g) == n for _, g, n in seen)
