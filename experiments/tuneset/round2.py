@@ -37,7 +37,8 @@ LOAO_FLOOR = {"topic": 0.749, "stance": 0.741}  # the default's LOAO when the ru
 LOAO_SLACK = 0.010
 MARGIN = 0.010
 TIE = 0.001
-DEFAULT_ROW = "default"
+DEFAULT_ROW = "reference"
+REFERENCE = HERE / "reference.toml"  # the default when round 2 began
 
 
 def _git(*args: str) -> str:
@@ -64,7 +65,7 @@ def _row_text(path: Path) -> str:
 
 def candidates(folders: list[Path]) -> list[tuple[str, str, TrainConfig]]:
     """(id, description, config): the current default first, then each folder's rows."""
-    rows = [(DEFAULT_ROW, "current default (TrainConfig())", TrainConfig(learning_curve=False))]
+    rows = [(DEFAULT_ROW, _row_text(REFERENCE), load_config(REFERENCE))]
     for folder in folders:
         for path in sorted(folder.glob("*.toml")):
             rows.append((path.stem, _row_text(path), load_config(path)))
@@ -72,7 +73,7 @@ def candidates(folders: list[Path]) -> list[tuple[str, str, TrainConfig]]:
 
 
 def changes(config: TrainConfig) -> dict:
-    base = TrainConfig(learning_curve=False).to_dict()
+    base = load_config(REFERENCE).to_dict()
     return {k: v for k, v in config.to_dict().items() if k != "name" and base[k] != v}
 
 
