@@ -272,3 +272,10 @@ def test_same_folder_for_models_and_runs_is_one_line_before_training(tmp_path, s
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "same folder" in err
     assert list((tmp_path / "out").iterdir()) == []  # nothing trained or reserved
+
+
+def test_console_headline_rounds_once_like_the_report():
+    m = {"macro_f1": 0.57749, "accuracy": 0.65349}
+    results = {"cv": {"topic": {"model": m}}, "eval_set": {"tasks": {"topic": {"model": m}}}}
+    line = train.format_headline(results).splitlines()[1]
+    assert line.split()[-4:] == ["0.577", "0.653", "0.577", "0.653"]  # not 0.578 via 0.5775

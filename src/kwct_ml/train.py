@@ -152,17 +152,20 @@ def headline(results: dict) -> dict:
 
 
 def format_headline(results: dict) -> str:
-    """The console table: macro-F1 and accuracy with baselines (and eval-set columns when given)."""
-    table = headline(results)
-    ext = bool(results.get("eval_set"))
+    """The console table: macro-F1 and accuracy with baselines (and eval-set columns when given).
+
+    Formatted from the unrounded scores, so it shows what the report shows (0.57749 -> 0.577).
+    """
+    external = (results.get("eval_set") or {}).get("tasks", {})
     lines = [f"{'task':<7} {'system':<22} {'LOAO macro-F1':>13} {'LOAO acc':>9}"
-             + (f" {'eval macro-F1':>13} {'eval acc':>9}" if ext else "")]
+             + (f" {'eval macro-F1':>13} {'eval acc':>9}" if external else "")]
     names = {"model": "model", "word_baseline": "word-unigram baseline", "majority": "majority baseline"}
-    for task, systems in table.items():
-        for system, row in systems.items():
-            line = f"{task:<7} {names[system]:<22} {row['loao_macro_f1']:>13.3f} {row['loao_accuracy']:>9.3f}"
-            if ext:
-                line += f" {row['eval_macro_f1']:>13.3f} {row['eval_accuracy']:>9.3f}"
+    for task, systems in results["cv"].items():
+        for system, m in systems.items():
+            line = f"{task:<7} {names[system]:<22} {m['macro_f1']:>13.3f} {m['accuracy']:>9.3f}"
+            if external:
+                e = external[task][system]
+                line += f" {e['macro_f1']:>13.3f} {e['accuracy']:>9.3f}"
             lines.append(line)
     return "\n".join(lines)
 
