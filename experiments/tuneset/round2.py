@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import json
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,9 @@ from kwct_ml.schema import TASKS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "experiments"))
+from ablation import _git, _row_text  # noqa: E402  (round 1's helpers: same row files, same git info)
+
 BEGIN = "<!-- round2:begin (written by experiments/tuneset/round2.py; do not edit by hand) -->"
 END = "<!-- round2:end -->"
 #: Rule of generalisation.md, round 2.
@@ -39,28 +41,6 @@ MARGIN = 0.010
 TIE = 0.001
 DEFAULT_ROW = "reference"
 REFERENCE = HERE / "reference.toml"  # the default when round 2 began
-
-
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
-def _row_text(path: Path) -> str:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# row:"):
-            return line.removeprefix("# row:").strip()
-    return path.stem
 
 
 def candidates(folders: list[Path]) -> list[tuple[str, str, TrainConfig]]:
