@@ -91,6 +91,14 @@ def test_tagger_articles_use_context_and_sentences_do_not(context_model, repo_di
     assert alone == context_model.predict("topic", sentences)[0]
 
 
+def test_label_suggestions_are_what_predict_gives_the_article(context_model, repo_dir):
+    from kwct_ml.label import suggest
+
+    text = (repo_dir / "data" / "raw" / "001_98ab70ee994ce0e9.txt").read_text(encoding="utf-8")
+    found = suggest(context_model, [s.text for s in segment(text)])
+    assert found["topic"][0] == [t.topic for t in Tagger(context_model).tag_article(text)]
+
+
 def test_predict_cli_article_unit_uses_context_per_file(context_model, repo_dir, tmp_path):
     model_dir = save_model(context_model, "ctx", tmp_path / "models")
     raw = sorted((repo_dir / "data" / "raw").glob("*.txt"))[:2]

@@ -124,8 +124,9 @@ def drop_merged(articles: list[NewArticle], data_dir: str | Path) -> list[NewArt
 
 
 def suggest(model, texts: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
-    """The model's (labels, scores) per task for ``texts``."""
-    return {task: model.predict(task, texts) for task in TASKS}
+    """The model's (labels, scores) per task for the sentences of one article (its article
+    context applies, as in ``predict --unit article``)."""
+    return {task: model.predict(task, texts, [0] * len(texts)) for task in TASKS}
 
 
 def sheet_rows(articles: list[NewArticle], model=None, prefill: bool = False) -> list[dict]:
