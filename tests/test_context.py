@@ -89,14 +89,17 @@ def test_tagger_articles_use_context_and_sentences_do_not(context_model, repo_di
     assert article == context_model.predict("topic", sentences, [0] * len(sentences))[0]
     alone = [t.topic for t in tagger.tag_sentences(sentences, doc_id="a")]
     assert alone == context_model.predict("topic", sentences)[0]
+    assert article != alone  # this article has sentences the context relabels
 
 
 def test_label_suggestions_are_what_predict_gives_the_article(context_model, repo_dir):
     from kwct_ml.label import suggest
 
-    text = (repo_dir / "data" / "raw" / "001_98ab70ee994ce0e9.txt").read_text(encoding="utf-8")
-    found = suggest(context_model, [s.text for s in segment(text)])
+    text = (repo_dir / "data" / "raw" / "004_9c1e41bddcf48cae.txt").read_text(encoding="utf-8")
+    sentences = [s.text for s in segment(text)]
+    found = suggest(context_model, sentences)
     assert found["topic"][0] == [t.topic for t in Tagger(context_model).tag_article(text)]
+    assert found["topic"][0] != context_model.predict("topic", sentences)[0]  # the context mattered here
 
 
 def test_predict_cli_article_unit_uses_context_per_file(context_model, repo_dir, tmp_path):
