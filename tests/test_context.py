@@ -141,3 +141,67 @@ def test_evaluation_passes_each_held_out_article_as_one_group(labelled, monkeypa
     corpus = labelled.assign(source="seed")
     evaluate.cross_validate(corpus, TrainConfig(topic_context=0.5, ngram_max=3), tasks=("topic",))
     assert seen and all(len(set(g)) == 1 and len(g) == n for _, g, n in seen)
+
+
+def test_model_refuses_bad_weights_and_drops_moot_ones(context_model):
+    pipes = context_model.pipelines
+    for bad in (1.0, -0.1, float("nan"), "0.5"):
+        with pytest.raises(ValueError, match="context"):
+            KwctModel(pipes, {"topic": bad})
+    only_topic = KwctModel({"topic": pipes["topic"]}, {"topic": 0.3, "stance": 0.4})
+    assert only_topic.context == {"topic": 0.3}  # saved and loaded without a dangling stance weight
+
+
+def test_groups_are_checked_even_where_no_weight_applies(context_model, labelled):
+    texts = labelled.text.tolist()[:3]
+    with pytest.raises(ValueError, match="groups"):
+        context_model.predict("stance", texts, ["a", "b"])  # stance has no context weight
+    with pytest.raises(TypeError, match="one string"):
+        context_model.predict("topic", texts, "abc")
+
+
+def test_train_stores_the_context_in_the_manifest(tmp_path, small_data):
+    from kwct_ml import train
+    from kwct_ml.persistence import load_model
+
+    config = tmp_path / "ctx.toml"
+    config.write_text(TrainConfig(ngram_max=3, learning_curve=False, topic_context=0.4).to_toml(),
+                      encoding="utf-8")
+    assert train.main(["--config", str(config), "--data-dir", str(small_data), "--models-dir",
+                       str(tmp_path / "models"), "--runs-dir", str(tmp_path / "runs"), "--no-report"]) == 0
+    model, manifest = load_model(tmp_path / "models" / "latest")
+    assert manifest["context"] == {"topic": 0.4} and model.context == {"topic": 0.4}
+
+
+def _eval_scores(context_model, labelled, tmp_path, with_doc: bool) -> dict:
+    from kwct_ml.dataset import load_eval_set
+
+    path = tmp_path / f"eval_{with_doc}.tsv"
+    columns = ["doc_id", "text", "topic", "stance"] if with_doc else ["text", "topic", "stance"]
+    labelled[columns].to_csv(path, sep="\t", index=False)
+    frame = load_eval_set(path)
+    config = TrainConfig(topic_context=0.6)
+    return evaluate.evaluate_external(labelled.assign(source="seed"), frame, config, context_model,
+                                      tasks=("topic",))["tasks"]["topic"]["model"]
+
+
+def test_eval_sets_use_article_context_only_when_they_name_articles(context_model, labelled, tmp_path):
+    texts, gold = labelled.text.tolist(), labelled.topic.tolist()
+    groups = labelled.doc_id.tolist()
+    by_article = evaluate.score("topic", gold, context_model.predict("topic", texts, groups)[0])
+    alone = evaluate.score("topic", gold, context_model.predict("topic", texts)[0])
+    assert by_article["macro_f1"] != alone["macro_f1"]
+    assert _eval_scores(context_model, labelled, tmp_path, True)["macro_f1"] == by_article["macro_f1"]
+    assert _eval_scores(context_model, labelled, tmp_path, False)["macro_f1"] == alone["macro_f1"]
+
+
+def test_predict_sentence_rows_stand_alone(context_model, labelled, tmp_path):
+    model_dir = save_model(context_model, "ctx", tmp_path / "models")
+    table = tmp_path / "rows.csv"
+    labelled[["doc_id", "text"]].to_csv(table, index=False)
+    out = tmp_path / "rows_out.csv"
+    assert predict.main([str(table), "--output", str(out), "--model", str(model_dir)]) == 0
+    rows = pd.read_csv(out, dtype=str, keep_default_na=False)
+    texts = labelled.text.tolist()
+    assert rows["topic"].tolist() == context_model.predict("topic", texts)[0]
+    assert rows["topic"].tolist() != context_model.predict("topic", texts, labelled.doc_id.tolist())[0]

@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.tune_predictions and row_id in (DEFAULT_ROW, f"{datasets[-1][0]}:{DEFAULT_ROW}"):
             out = tune.copy()
             for task in TASKS:
-                out[f"{task}_pred"], out[f"{task}_conf"] = model.predict(task, tune["text"].tolist())
+                out[f"{task}_pred"], out[f"{task}_conf"] = model.predict(task, tune["text"].tolist(),
+                                                                         tune["doc_id"].tolist())
             out.to_csv(args.tune_predictions, sep="\t", index=False)
     chosen, eligible = choose(rows)
     for row in rows:

@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build", help="labels.csv + ANT -> sentences.tsv")
     b.add_argument("--out", type=Path, default=OUT, help="where to write (default: %(default)s)")
     args = parser.parse_args(argv)
-    if not ANT.is_file():
+    if args.command != "collect" and not ANT.is_file():
         print(f"{ANT} is absent (ANT lives in ../shared); nothing to do", file=sys.stderr)
         return 0
     if args.command == "select":

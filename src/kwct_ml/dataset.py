@@ -249,7 +249,9 @@ def load_eval_set(path: str | Path) -> pd.DataFrame:
                             fix=f"use one of {', '.join(TASKS[task])}")
     group = "doc_id" if "doc_id" in frame.columns else "doc" if "doc" in frame.columns else None
     frame["doc_id"] = frame[group] if group else path.stem
-    return frame[["doc_id", "text", "topic", "stance"]].reset_index(drop=True)
+    out = frame[["doc_id", "text", "topic", "stance"]].reset_index(drop=True)
+    out.attrs["articles_known"] = group is not None  # without them, no article context is applied
+    return out
 
 
 def summary_tables(articles: dict[str, Article], frame: pd.DataFrame) -> str:

@@ -300,10 +300,12 @@ def evaluate_external(corpus: pd.DataFrame, eval_set: pd.DataFrame, config: Trai
     evaluated, extra = split_corpus(corpus, config.include_authored)
     train = pd.concat([evaluated, extra], ignore_index=True)
     texts = eval_set["text"].astype(str).tolist()
+    # sentences of one article share its context; a set without article ids is scored row by row
+    groups = eval_set["doc_id"].tolist() if eval_set.attrs.get("articles_known", True) else None
     result: dict = {"n": len(eval_set), "n_docs": int(eval_set["doc_id"].nunique()), "tasks": {}}
     for task in tasks:
         gold = eval_set[task].tolist()
-        pred, conf = model.predict(task, texts, eval_set["doc_id"].tolist())
+        pred, conf = model.predict(task, texts, groups)
         base_pred, base_conf = _fit_predict(config, task, train, texts, build_word_baseline)
         majority = majority_label(train[task], task)
         result["tasks"][task] = {

@@ -235,12 +235,17 @@ def article_context(proba: np.ndarray, groups: Sequence | None, weight: float) -
     News sentences share their article's subject; a sentence alone ("the company asked for a
     delay") often says too little. ``groups`` None or ``weight`` 0 returns ``proba`` unchanged.
     """
-    if groups is None or not weight or not len(proba):
+    if groups is None:
+        return proba
+    if isinstance(groups, str):
+        raise TypeError("groups must be one article key per text, not one string")
+    groups = list(groups)
+    if len(groups) != len(proba):
+        raise ValueError(f"groups: {len(groups)} values for {len(proba)} texts")
+    if not weight or not len(proba):
         return proba
     index: dict = {}
     keys = np.array([index.setdefault(g, len(index)) for g in groups], dtype=int)
-    if len(keys) != len(proba):
-        raise ValueError(f"groups: {len(keys)} values for {len(proba)} texts")
     sums = np.zeros((keys.max() + 1, proba.shape[1]))
     np.add.at(sums, keys, proba)
     means = sums / np.bincount(keys)[:, None]
@@ -260,7 +265,12 @@ class KwctModel:
             if not hasattr(pipeline, "steps") or pipeline.steps[-1][0] != "clf":
                 raise TypeError(f"{task}: expected a Pipeline whose last step is 'clf'")
         self.pipelines = dict(pipelines)
-        self.context = {task: float(w) for task, w in (context or {}).items() if w}
+        self.context = {}
+        for task, weight in (context or {}).items():
+            if not (isinstance(weight, int | float) and 0 <= weight < 1):  # also refuses NaN
+                raise ValueError(f"context: {task} weight must be in [0, 1), got {weight!r}")
+            if weight and task in self.pipelines:  # a weight for a task the model lacks is moot
+                self.context[task] = float(weight)
         self._names: dict[str, np.ndarray] = {}
         self._order: dict[str, tuple[list[str], np.ndarray]] = {}
         self._weights: dict[str, np.ndarray | None] = {}
