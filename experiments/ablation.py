@@ -120,13 +120,19 @@ def choose(rows: list[dict]) -> tuple[str, list[str]]:
         return row["scores"][task]["model"]["loao_f1"]
 
     eligible = [r for r in rows if all(loao(r, t) >= loao(base, t) - 1e-12 for t in TASKS)]
-    better = [r for r in eligible if r["loao_mean"] >= base["loao_mean"] + MARGIN - 1e-12]
+    return pick(eligible, base, "loao_mean"), [r["id"] for r in eligible]
+
+
+def pick(eligible: list[dict], reference: dict, score: str) -> str:
+    """The common end of both rounds' rules: the id of the eligible row whose ``score`` beats the
+    reference's by MARGIN and is highest; rows within TIE of it go to the fewest changed settings.
+    The reference's id when none beats it."""
+    better = [r for r in eligible if r[score] >= reference[score] + MARGIN - 1e-12]
     if not better:
-        return base["id"], [r["id"] for r in eligible]
-    top = max(r["loao_mean"] for r in better)
-    tied = [r for r in better if r["loao_mean"] >= top - TIE]
-    best = min(tied, key=lambda r: (len(r["changes"]), -r["loao_mean"], r["id"]))
-    return best["id"], [r["id"] for r in eligible]
+        return reference["id"]
+    top = max(r[score] for r in better)
+    tied = [r for r in better if r[score] >= top - TIE]
+    return min(tied, key=lambda r: (len(r["changes"]), -r[score], r["id"]))["id"]
 
 
 def _git(*args: str) -> str:
@@ -214,13 +220,17 @@ def render(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the marked section of ``path`` (append it when there is none), atomically."""
+def write_section(path: Path, section: str, begin: str = BEGIN, end: str = END,
+                  before: str | None = None) -> None:
+    """Replace the ``begin``..``end`` section of ``path``, atomically. When there is none, put it
+    just before the text ``before`` if given and present, else at the end."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1]
+    elif before and before in text:
+        head, tail = text.split(before, 1)
+        text = head + section + "\n\n" + before + tail
     else:
         text = (text.rstrip("\n") + "\n\n" if text else "") + section + "\n"
     atomic_write_text(path, text)

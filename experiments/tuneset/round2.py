@@ -30,15 +30,15 @@ from kwct_ml.schema import TASKS
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "experiments"))
-from ablation import _git, _row_text  # noqa: E402  (round 1's helpers: same row files, same git info)
+# round 1's helpers: the same row files, git info, the rule's last steps and markdown sections
+from ablation import BEGIN as ROUND1_BEGIN  # noqa: E402
+from ablation import MARGIN, TIE, _f, _git, _row_text, pick, write_section  # noqa: E402
 
 BEGIN = "<!-- round2:begin (written by experiments/tuneset/round2.py; do not edit by hand) -->"
 END = "<!-- round2:end -->"
 #: Rule of generalisation.md, round 2.
 LOAO_FLOOR = {"topic": 0.749, "stance": 0.741}  # the default's LOAO when the rule was fixed
 LOAO_SLACK = 0.010
-MARGIN = 0.010
-TIE = 0.001
 DEFAULT_ROW = "reference"
 REFERENCE = HERE / "reference.toml"  # the default when round 2 began
 
@@ -62,17 +62,7 @@ def choose(rows: list[dict]) -> tuple[str, list[str]]:
     default = next(r for r in rows if r["id"] == DEFAULT_ROW)
     eligible = [r for r in rows
                 if all(r["loao"][t] >= LOAO_FLOOR[t] - LOAO_SLACK - 1e-12 for t in TASKS)]
-    better = [r for r in eligible if r["tune_mean"] >= default["tune_mean"] + MARGIN - 1e-12]
-    if not better:
-        return DEFAULT_ROW, [r["id"] for r in eligible]
-    top = max(r["tune_mean"] for r in better)
-    tied = [r for r in better if r["tune_mean"] >= top - TIE]
-    best = min(tied, key=lambda r: (len(r["changes"]), -r["tune_mean"], r["id"]))
-    return best["id"], [r["id"] for r in eligible]
-
-
-def _f(x) -> str:
-    return "–" if x is None else f"{x:.3f}"
+    return pick(eligible, default, "tune_mean"), [r["id"] for r in eligible]
 
 
 def render(summary: dict) -> str:
@@ -106,18 +96,6 @@ def render(summary: dict) -> str:
               "../shared/data/devset/sentences.tsv` its dev scores); the default row is "
               "`python -m kwct_ml.train` with no config.", "", END]
     return "\n".join(lines)
-
-
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        anchor = "<!-- ablation:begin"
-        head, tail = text.split(anchor, 1)
-        text = head + section + "\n\n" + anchor + tail
-    atomic_write_text(path, text)
 
 
 @errors.cli
@@ -207,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.only:
         atomic_write_text(out.with_name("generalisation_round2.json"),
                           json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
-        write_section(out, render(summary))
+        write_section(out, render(summary), BEGIN, END, before=ROUND1_BEGIN)
         print(f"wrote {out} and {out.with_name('generalisation_round2.json')}")
     print(f"chosen by the rule (tuning set only): {chosen}")
     return 0
