@@ -9,6 +9,9 @@ rebuilds the text from ../shared when it is there.
 
     python experiments/tuneset/tuneset.py select      # articles.csv + labelling sheets (once)
     python experiments/tuneset/tuneset.py build       # labels.csv + ANT -> sentences.tsv (local)
+
+``--set b`` does the same for tuning set B (round 3), a fresh draw disjoint from the dev set and
+from set A: set A guided the authored sentences of round 2, so its scores are optimistic.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import random
 import re
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -38,7 +42,24 @@ LABELS = HERE / "labels.csv"
 SHEETS = HERE / "work"  # gitignored: holds ANT text
 OUT = HERE / "sentences.tsv"  # gitignored: holds ANT text
 
-SEED = 20261126
+
+class TuneSet(NamedTuple):
+    """Where one tuning set keeps its files, and how its articles are drawn and named."""
+
+    articles: Path
+    labels: Path
+    sheets: Path  # gitignored: holds ANT text
+    out: Path  # gitignored: holds ANT text
+    seed: int
+    prefix: str
+    excludes: tuple[Path, ...]  # article lists of earlier sets, kept disjoint from this one
+
+
+SETS = {
+    "a": TuneSet(ARTICLES, LABELS, SHEETS, OUT, 20261126, "t", ()),
+    "b": TuneSet(HERE / "articles_b.csv", HERE / "labels_b.csv", HERE / "work_b",
+                 HERE / "sentences_b.tsv", 20261127, "u", (ARTICLES,)),
+}
 #: Genre filter on the headline (selection only; labels come from reading the sentences).
 GENRE = re.compile("إرهاب|ارهاب|داعش|تدين|يدين|تستنكر|يستنكر|تعزي(?!ز)|يعزي(?!ز)|تعازي|هجوم|تفجير|"
                    "الكويت|كويتي|تمويل|التطرف|متطرف")
@@ -67,14 +88,19 @@ def load_ant() -> pd.DataFrame:
     return frame.drop_duplicates("text").reset_index(drop=True)
 
 
-def select(quota: dict[str, int]) -> None:
-    """Sample genre articles not in (and not overlapping) the dev set; write articles and sheets."""
+def select(quota: dict[str, int], ts: TuneSet = SETS["a"]) -> None:
+    """Sample genre articles not in (and not overlapping) the dev set or earlier sets; write sheets."""
     ant = load_ant()
     dev = pd.read_csv(DEV, sep="\t", dtype=str)
     dev_shingles = [_shingles(p.read_text(encoding="utf-8")) for p in sorted(DEV_TEXTS.glob("*.txt"))]
+    taken = set(dev.ant_docno)
+    for path in ts.excludes:
+        earlier = set(pd.read_csv(path, dtype=str).ant_docno)
+        taken |= earlier
+        dev_shingles += [_shingles(t) for t in ant[ant.docno.isin(earlier)].article]
     pool = ant[ant.category.isin(["middleEast", "internationalNews"])
-               & ~ant.docno.isin(dev.ant_docno) & ant.title.str.contains(GENRE)]
-    rng = random.Random(SEED)
+               & ~ant.docno.isin(taken) & ant.title.str.contains(GENRE)]
+    rng = random.Random(ts.seed)
     order = list(pool.index)
     rng.shuffle(order)
     chosen: list[tuple[str, list]] = []
@@ -97,27 +123,28 @@ def select(quota: dict[str, int]) -> None:
             break
     lines = ["article,ant_docno,source,kind,sentences"]
     for k, (docno, sentences, kind, source) in enumerate(chosen, 1):
-        lines.append(f"t{k:03d},{docno},{source},{kind},{len(sentences)}")
-    atomic_write_text(ARTICLES, "\n".join(lines) + "\n")
-    SHEETS.mkdir(exist_ok=True)
+        lines.append(f"{ts.prefix}{k:03d},{docno},{source},{kind},{len(sentences)}")
+    atomic_write_text(ts.articles, "\n".join(lines) + "\n")
+    ts.sheets.mkdir(exist_ok=True)
     for k, (_, sentences, _, _) in enumerate(chosen, 1):
-        with open(SHEETS / f"t{k:03d}.tsv", "w", encoding="utf-8", newline="") as fh:
+        name = f"{ts.prefix}{k:03d}"
+        with open(ts.sheets / f"{name}.tsv", "w", encoding="utf-8", newline="") as fh:
             out = csv.writer(fh, delimiter="\t")
             out.writerow(["article", "idx", "start", "end", "topic", "stance", "text"])
             for s in sentences:
-                out.writerow([f"t{k:03d}", s.sent_id, s.start, s.end, "", "", s.text])
+                out.writerow([name, s.sent_id, s.start, s.end, "", "", s.text])
     print(f"{len(chosen)} articles ({counts}), "
-          f"{sum(len(s) for _, s, _, _ in chosen)} sentences -> {ARTICLES}, sheets in {SHEETS}")
+          f"{sum(len(s) for _, s, _, _ in chosen)} sentences -> {ts.articles}, sheets in {ts.sheets}")
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def collect() -> None:
+def collect(ts: TuneSet = SETS["a"]) -> None:
     """Filled sheets -> labels.csv (no ANT text: offsets and a short hash to check the rebuild)."""
     rows = []
-    for path in sorted(SHEETS.glob("t*.tsv")):
+    for path in sorted(ts.sheets.glob(f"{ts.prefix}*.tsv")):
         frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
         for r in frame.itertuples():
             for task in ("topic", "stance"):
@@ -125,14 +152,15 @@ def collect() -> None:
                     sys.exit(f"{path}:{r.Index + 2}: {task} {getattr(r, task)!r} is not a label; "
                              f"use one of {', '.join(TASKS[task])}")
             rows.append(f"{r.article},{r.idx},{r.start},{r.end},{_digest(r.text)},{r.topic},{r.stance}")
-    atomic_write_text(LABELS, "article,idx,start,end,sha,topic,stance\n" + "\n".join(rows) + "\n")
-    print(f"{len(rows)} labelled sentences -> {LABELS}")
+    atomic_write_text(ts.labels, "article,idx,start,end,sha,topic,stance\n" + "\n".join(rows) + "\n")
+    print(f"{len(rows)} labelled sentences -> {ts.labels}")
 
 
-def build(out: Path = OUT) -> None:
+def build(out: Path | None = None, ts: TuneSet = SETS["a"]) -> None:
     """labels.csv + ANT -> sentences.tsv (doc, idx, text, topic, stance), checked against the hashes."""
-    articles = pd.read_csv(ARTICLES, dtype=str)
-    labels = pd.read_csv(LABELS, dtype=str, keep_default_na=False)
+    out = ts.out if out is None else out
+    articles = pd.read_csv(ts.articles, dtype=str)
+    labels = pd.read_csv(ts.labels, dtype=str, keep_default_na=False)
     ant = load_ant().set_index("docno")
     rows = []
     for a in articles.itertuples():
@@ -140,12 +168,12 @@ def build(out: Path = OUT) -> None:
         for r in labels[labels.article == a.article].itertuples():
             text = raw[int(r.start):int(r.end)]
             if _digest(text) != r.sha:
-                sys.exit(f"{LABELS}: {r.article} sentence {r.idx} does not match ANT "
+                sys.exit(f"{ts.labels}: {r.article} sentence {r.idx} does not match ANT "
                          "(another ANT version?); rebuild needs ANT v2.1")
             rows.append({"doc": r.article, "idx": r.idx, "text": text, "topic": r.topic, "stance": r.stance})
     frame = pd.DataFrame(rows)
     if len(frame) != len(labels):
-        sys.exit(f"{LABELS}: {len(labels) - len(frame)} label rows name no article of {ARTICLES}")
+        sys.exit(f"{ts.labels}: {len(labels) - len(frame)} label rows name no article of {ts.articles}")
     frame.to_csv(out, sep="\t", index=False)
     print(f"{len(rows)} sentences in {len(articles)} articles -> {out}")
 
@@ -153,6 +181,8 @@ def build(out: Path = OUT) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="experiments/tuneset/tuneset.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", choices=sorted(SETS), default="a",
+                        help="which tuning set: a (round 2) or b (round 3) (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("select", help="pick the articles and write labelling sheets")
     s.add_argument("--statement", type=int, default=14, help="articles with a statement headline")
@@ -160,17 +190,18 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--other", type=int, default=18, help="other genre articles")
     sub.add_parser("collect", help="filled sheets -> labels.csv")
     b = sub.add_parser("build", help="labels.csv + ANT -> sentences.tsv")
-    b.add_argument("--out", type=Path, default=OUT, help="where to write (default: %(default)s)")
+    b.add_argument("--out", type=Path, help="where to write (default: the set's sentences*.tsv)")
     args = parser.parse_args(argv)
     if args.command != "collect" and not ANT.is_file():
         print(f"{ANT} is absent (ANT lives in ../shared); nothing to do", file=sys.stderr)
         return 0
+    ts = SETS[args.set]
     if args.command == "select":
-        select({"statement": args.statement, "kuwait": args.kuwait, "other": args.other})
+        select({"statement": args.statement, "kuwait": args.kuwait, "other": args.other}, ts)
     elif args.command == "collect":
-        collect()
+        collect(ts)
     else:
-        build(args.out)
+        build(args.out, ts)
     return 0
 
 
