@@ -141,10 +141,15 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def collect(ts: TuneSet = SETS["a"]) -> None:
-    """Filled sheets -> labels.csv (no ANT text: offsets and a short hash to check the rebuild)."""
+def collect(ts: TuneSet = SETS["a"], second: bool = False) -> None:
+    """Filled sheets -> labels.csv (no ANT text: offsets and a short hash to check the rebuild).
+
+    ``second``: the blind second annotator's sheets (``<sheets>/second``) -> ``<labels>_second.csv``.
+    """
+    sheets = ts.sheets / "second" if second else ts.sheets
+    target = ts.labels.with_name(f"{ts.labels.stem}_second.csv") if second else ts.labels
     rows = []
-    for path in sorted(ts.sheets.glob(f"{ts.prefix}*.tsv")):
+    for path in sorted(sheets.glob(f"{ts.prefix}*.tsv")):
         frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
         for r in frame.itertuples():
             for task in ("topic", "stance"):
@@ -152,8 +157,23 @@ def collect(ts: TuneSet = SETS["a"]) -> None:
                     sys.exit(f"{path}:{r.Index + 2}: {task} {getattr(r, task)!r} is not a label; "
                              f"use one of {', '.join(TASKS[task])}")
             rows.append(f"{r.article},{r.idx},{r.start},{r.end},{_digest(r.text)},{r.topic},{r.stance}")
-    atomic_write_text(ts.labels, "article,idx,start,end,sha,topic,stance\n" + "\n".join(rows) + "\n")
-    print(f"{len(rows)} labelled sentences -> {ts.labels}")
+    atomic_write_text(target, "article,idx,start,end,sha,topic,stance\n" + "\n".join(rows) + "\n")
+    print(f"{len(rows)} labelled sentences -> {target}")
+
+
+def agreement(ts: TuneSet = SETS["a"]) -> None:
+    """Cohen's kappa and raw agreement between the labels and the blind second annotator's."""
+    from sklearn.metrics import cohen_kappa_score
+
+    first = pd.read_csv(ts.labels, dtype=str, keep_default_na=False)
+    second = pd.read_csv(ts.labels.with_name(f"{ts.labels.stem}_second.csv"), dtype=str,
+                         keep_default_na=False)
+    both = first.merge(second, on=["article", "idx", "sha"], suffixes=("_1", "_2"))
+    print(f"{len(both)} sentences in {both.article.nunique()} articles labelled twice")
+    for task in ("topic", "stance"):
+        a, b = both[f"{task}_1"], both[f"{task}_2"]
+        print(f"{task}: agree {int((a == b).sum())}/{len(both)} = {(a == b).mean():.3f}, "
+              f"Cohen's kappa {cohen_kappa_score(a, b):.3f}")
 
 
 def build(out: Path | None = None, ts: TuneSet = SETS["a"]) -> None:
@@ -188,18 +208,22 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--statement", type=int, default=14, help="articles with a statement headline")
     s.add_argument("--kuwait", type=int, default=18, help="other articles that mention Kuwait")
     s.add_argument("--other", type=int, default=18, help="other genre articles")
-    sub.add_parser("collect", help="filled sheets -> labels.csv")
+    c = sub.add_parser("collect", help="filled sheets -> labels.csv")
+    c.add_argument("--second", action="store_true", help="the blind second pass (sheets in <work>/second)")
+    sub.add_parser("agreement", help="kappa between the labels and the second pass")
     b = sub.add_parser("build", help="labels.csv + ANT -> sentences.tsv")
     b.add_argument("--out", type=Path, help="where to write (default: the set's sentences*.tsv)")
     args = parser.parse_args(argv)
-    if args.command != "collect" and not ANT.is_file():
+    if args.command in ("select", "build") and not ANT.is_file():
         print(f"{ANT} is absent (ANT lives in ../shared); nothing to do", file=sys.stderr)
         return 0
     ts = SETS[args.set]
     if args.command == "select":
         select({"statement": args.statement, "kuwait": args.kuwait, "other": args.other}, ts)
     elif args.command == "collect":
-        collect(ts)
+        collect(ts, args.second)
+    elif args.command == "agreement":
+        agreement(ts)
     else:
         build(args.out, ts)
     return 0
