@@ -39,11 +39,11 @@ from kwct_ml.schema import TASKS
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "experiments"))
+from ablation import BEGIN as ROUND1_BEGIN  # noqa: E402
 from ablation import _f, _git, pick, write_section  # noqa: E402
 
 BEGIN = "<!-- round3:begin (written by experiments/tuneset/round3.py; do not edit by hand) -->"
 END = "<!-- round3:end -->"
-BEFORE = "<!-- round2:begin"
 #: Rule of generalisation.md, round 3 (the floor of round 2: round 1's default minus 0.010).
 LOAO_FLOOR = {"topic": 0.749 - 0.010, "stance": 0.741 - 0.010}
 
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     atomic_write_text(out.with_name("generalisation_round3.json"),
                       json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
-    write_section(out, render(summary), BEGIN, END, before=BEFORE)
+    write_section(out, render(summary), BEGIN, END, before=ROUND1_BEGIN)
     best = next(r for r in rows if r["id"] == chosen)
     print(f"chosen by the rule (set B only): {chosen}: set B {best['tune_b']['topic']:.3f} / "
           f"{best['tune_b']['stance']:.3f}, LOAO {best['loao']['topic']:.3f} / {best['loao']['stance']:.3f}")
