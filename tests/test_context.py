@@ -205,3 +205,71 @@ def test_predict_sentence_rows_stand_alone(context_model, labelled, tmp_path):
     texts = labelled.text.tolist()
     assert rows["topic"].tolist() == context_model.predict("topic", texts)[0]
     assert rows["topic"].tolist() != context_model.predict("topic", texts, labelled.doc_id.tolist())[0]
+
+
+# --------------------------------------------------------------------------- sharpening after the mix
+
+def test_temperature_sharpens_the_mix_without_changing_any_label():
+    p = np.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.3, 0.3, 0.4], [0.1, 0.1, 0.8]])
+    groups = ["a", "a", "b", "b"]
+    flat = article_context(p, groups, 0.5)
+    sharp = article_context(p, groups, 0.5, temperature=0.7)
+    np.testing.assert_allclose(sharp.sum(axis=1), 1.0)
+    assert (sharp.argmax(axis=1) == flat.argmax(axis=1)).all()
+    assert (sharp.max(axis=1) > flat.max(axis=1)).all()
+    expected = flat ** (1 / 0.7) / (flat ** (1 / 0.7)).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(sharp, expected)
+    np.testing.assert_allclose(article_context(p, groups, 0.5, temperature=1.0), flat)
+    assert article_context(p, None, 0.5, temperature=0.7) is p  # no article, no mix, no sharpening
+
+
+@pytest.mark.parametrize("key", ["topic_context_temperature", "stance_context_temperature"])
+def test_context_temperature_is_validated(key):
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match=rf"^{key}:"):
+            TrainConfig(**{key: bad})
+    assert TrainConfig(**{key: 0.5}).context_temperature()[key.split("_")[0]] == 0.5
+
+
+def test_model_sharpens_only_where_the_context_applies(context_model, labelled):
+    texts, groups = labelled.text.tolist()[:30], labelled.doc_id.tolist()[:30]
+    sharp = KwctModel(context_model.pipelines, context_model.context, {"topic": 0.7, "stance": 0.5})
+    assert sharp.temperature == {"topic": 0.7}  # stance has no article context to sharpen
+    mixed = context_model.predict_proba("topic", texts, groups)
+    np.testing.assert_allclose(sharp.predict_proba("topic", texts, groups),
+                               article_context(context_model.predict_proba("topic", texts), groups, 0.6, 0.7))
+    assert sharp.predict("topic", texts, groups)[0] == context_model.predict("topic", texts, groups)[0]
+    assert (sharp.predict("topic", texts, groups)[1] > context_model.predict("topic", texts, groups)[1]).all()
+    alone = context_model.predict_proba("topic", texts)
+    np.testing.assert_allclose(sharp.predict_proba("topic", texts), alone)  # sentences alone: unchanged
+    ours = sharp.predict_proba("topic", texts, groups)
+    assert not np.allclose(ours, mixed)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(sharp)).predict_proba("topic", texts, groups), ours)
+    for bad in (0, -0.5, float("nan"), float("inf"), True, "0.7"):
+        with pytest.raises(ValueError, match="temperature"):
+            KwctModel(context_model.pipelines, context_model.context, {"topic": bad})
+
+
+def test_the_temperature_survives_save_and_load_and_a_bad_one_is_refused(context_model, labelled, tmp_path):
+    import json
+
+    from kwct_ml.errors import ModelError
+    from kwct_ml.persistence import load_model
+
+    texts, groups = labelled.text.tolist()[:30], labelled.doc_id.tolist()[:30]
+    sharp = KwctModel(context_model.pipelines, context_model.context, {"topic": 0.7})
+    model_dir = save_model(sharp, "sharp", tmp_path / "models")
+    loaded, manifest = load_model(model_dir)
+    assert manifest["context_temperature"] == {"topic": 0.7} and loaded.temperature == {"topic": 0.7}
+    np.testing.assert_allclose(loaded.predict_proba("topic", texts, groups),
+                               sharp.predict_proba("topic", texts, groups))
+    for bad in ({"topic": 0}, {"stance": 0.7}, {"topic": "x"}, [0.7], {"topic": True}):
+        (model_dir / "manifest.json").write_text(json.dumps({**manifest, "context_temperature": bad}),
+                                                 encoding="utf-8")
+        with pytest.raises(ModelError, match="'context_temperature' must map"):
+            load_model(model_dir)
+    del manifest["context_temperature"]  # a model saved before the option: no sharpening
+    (model_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    old, _ = load_model(model_dir)
+    np.testing.assert_allclose(old.predict_proba("topic", texts, groups),
+                               context_model.predict_proba("topic", texts, groups))

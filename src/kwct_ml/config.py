@@ -31,7 +31,8 @@ class TrainConfig:
     The base values were fixed before any score was looked at (a standard char n-gram + linear SVM
     set-up). Issue 5 then switched ``use_cues`` on (round 1: chosen by leave-one-article-out
     scores) and set ``C = 3`` and ``topic_context = 0.5`` (round 2: chosen on a tuning set of real
-    articles, LOAO not lower); never on the dev set (experiments/generalisation.md).
+    articles, LOAO not lower; round 3 kept them) and ``topic_context_temperature = 0.7`` (log loss
+    on that tuning set; confidences only); never on the dev set (experiments/generalisation.md).
     """
 
     name: str = "default"
@@ -61,6 +62,8 @@ class TrainConfig:
     prior_smoothing: float = 0.0  # p = (1 - s) * p + s * training class prior; 0 = off
     topic_context: float = 0.5  # p = (1 - w) * p + w * mean p of the sentence's article; 0 = off
     stance_context: float = 0.0  # the same for stance
+    topic_context_temperature: float = 0.7  # after the mix: p ** (1 / T), renormalised; 1 = off
+    stance_context_temperature: float = 1.0  # the same for stance
     # -- data
     include_authored: bool = True  # authored sentences: always training-only
     real_weight: float = 1.0  # sample weight of real-article sentences (authored ones weigh 1)
@@ -121,7 +124,8 @@ class TrainConfig:
             raise ConfigError(f"max_df: must be in (0, 1], got {self.max_df!r}")
         at_least("max_features", 0)
         at_least("word_ngram_max", 1)
-        for key in ("C", "alpha", "nb_alpha", "real_weight"):
+        for key in ("C", "alpha", "nb_alpha", "real_weight", "topic_context_temperature",
+                    "stance_context_temperature"):
             positive(key)
         at_least("max_iter", 100)
         at_least("calibration_cv", 2)
@@ -148,6 +152,10 @@ class TrainConfig:
     def context(self) -> dict[str, float]:
         """Article-context weight per task (``KwctModel`` mixes in the article's mean probabilities)."""
         return {"topic": self.topic_context, "stance": self.stance_context}
+
+    def context_temperature(self) -> dict[str, float]:
+        """Sharpening per task after the article-context mix (its averaging flattens probabilities)."""
+        return {"topic": self.topic_context_temperature, "stance": self.stance_context_temperature}
 
     def replace(self, **changes) -> TrainConfig:
         """A validated copy with ``changes`` applied."""

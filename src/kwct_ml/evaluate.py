@@ -124,7 +124,9 @@ def _fit_predict(config: TrainConfig, task: str, train: pd.DataFrame, test_texts
     """Fit ``builder``'s pipeline on ``train`` and predict ``test_texts`` (article context by ``groups``)."""
     pipe = builder(config, task).fit(train["text"].tolist(), train[task].tolist(),
                                      **sample_weights(train, config))
-    model = KwctModel({task: pipe}, config.context() if builder is build_pipeline else None)
+    ours = builder is build_pipeline
+    model = KwctModel({task: pipe}, config.context() if ours else None,
+                      config.context_temperature() if ours else None)
     return model.predict(task, test_texts, groups)
 
 
@@ -135,7 +137,7 @@ def fit_model(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[str] = 
     texts = train["text"].tolist()
     weights = sample_weights(train, config)
     return KwctModel({task: build_pipeline(config, task).fit(texts, train[task].tolist(), **weights)
-                      for task in tasks}, config.context())
+                      for task in tasks}, config.context(), config.context_temperature())
 
 
 def _run(jobs: list[tuple], n_jobs: int, bar) -> list:

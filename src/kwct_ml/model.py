@@ -229,11 +229,14 @@ def display_feature_name(name: str) -> str:
     return f"word:{rest}" if block == "word" else rest
 
 
-def article_context(proba: np.ndarray, groups: Sequence | None, weight: float) -> np.ndarray:
+def article_context(proba: np.ndarray, groups: Sequence | None, weight: float,
+                    temperature: float = 1.0) -> np.ndarray:
     """Mix each row with the mean of its group (its article): ``(1 - w) * p + w * mean(p)``.
 
     News sentences share their article's subject; a sentence alone ("the company asked for a
     delay") often says too little. ``groups`` None or ``weight`` 0 returns ``proba`` unchanged.
+    Averaging flattens the probabilities, so the mix is then sharpened to ``p ** (1 / temperature)``
+    (renormalised; below 1 sharpens). Each row's ranking of labels, hence its label, is unchanged.
     """
     if groups is None:
         return proba
@@ -249,17 +252,24 @@ def article_context(proba: np.ndarray, groups: Sequence | None, weight: float) -
     sums = np.zeros((keys.max() + 1, proba.shape[1]))
     np.add.at(sums, keys, proba)
     means = sums / np.bincount(keys)[:, None]
-    return (1 - weight) * proba + weight * means[keys]
+    mixed = (1 - weight) * proba + weight * means[keys]
+    if temperature == 1.0:
+        return mixed
+    logits = np.log(np.clip(mixed, 1e-12, None)) / temperature
+    sharp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return sharp / sharp.sum(axis=1, keepdims=True)
 
 
 class KwctModel:
     """The two fitted task pipelines behind one small API (the contract in DEVELOPERS.md).
 
     ``context`` maps a task to its article-context weight (``article_context``), applied when the
-    caller says which article each text comes from (``groups``).
+    caller says which article each text comes from (``groups``); ``temperature`` maps a task to the
+    sharpening applied after that mix (1 = none).
     """
 
-    def __init__(self, pipelines: dict[str, Pipeline], context: dict[str, float] | None = None):
+    def __init__(self, pipelines: dict[str, Pipeline], context: dict[str, float] | None = None,
+                 temperature: dict[str, float] | None = None):
         for task, pipeline in pipelines.items():
             labels_for(task)
             if not hasattr(pipeline, "steps") or pipeline.steps[-1][0] != "clf":
@@ -271,15 +281,25 @@ class KwctModel:
                 raise ValueError(f"context: {task} weight must be in [0, 1), got {weight!r}")
             if weight and task in self.pipelines:  # a weight for a task the model lacks is moot
                 self.context[task] = float(weight)
+        self.temperature = {}
+        for task, value in (temperature or {}).items():
+            if not (isinstance(value, int | float) and not isinstance(value, bool)
+                    and 0 < value < float("inf")):  # also refuses NaN
+                raise ValueError(f"temperature: {task} must be a positive finite number, got {value!r}")
+            if value != 1 and task in self.context:  # sharpening acts only on an article mix
+                self.temperature[task] = float(value)
         self._names: dict[str, np.ndarray] = {}
         self._order: dict[str, tuple[list[str], np.ndarray]] = {}
         self._weights: dict[str, np.ndarray | None] = {}
 
     def __getstate__(self):
-        return {"pipelines": self.pipelines, "context": self.context}
+        return {"pipelines": self.pipelines, "context": self.context, "temperature": self.temperature}
 
-    def __setstate__(self, state):
-        self.__init__(state["pipelines"], state.get("context"))  # models saved before context: none
+    def __setstate__(self, state):  # models saved before context or temperature: none
+        self.__init__(state["pipelines"], state.get("context"), state.get("temperature"))
+
+    def _mix(self, task: str, proba: np.ndarray, groups: Sequence | None) -> np.ndarray:
+        return article_context(proba, groups, self.context.get(task, 0.0), self.temperature.get(task, 1.0))
 
     @property
     def tasks(self) -> list[str]:
@@ -320,7 +340,7 @@ class KwctModel:
         if not texts:
             return np.zeros((0, len(columns)))
         proba = self._pipeline(task).predict_proba(texts)[:, columns]
-        return article_context(proba, groups, self.context.get(task, 0.0))
+        return self._mix(task, proba, groups)
 
     def predict(self, task: str, texts: Sequence[str],
                 groups: Sequence | None = None) -> tuple[list[str], np.ndarray]:
@@ -365,8 +385,8 @@ class KwctModel:
             return [[] for _ in texts]
         pipeline = self._pipeline(task)
         X = sparse.csr_matrix(pipeline[:-1].transform(texts))  # transformed once, for both uses
-        proba = article_context(pipeline[-1].predict_proba(X)[:, self._column_order(task)[1]], groups,
-                                self.context.get(task, 0.0))  # explain the label ``predict`` gives
+        # explain the label ``predict`` gives
+        proba = self._mix(task, pipeline[-1].predict_proba(X)[:, self._column_order(task)[1]], groups)
         names = self.feature_names(task)
         if names is None or len(names) != X.shape[1]:
             names = np.array([f"f{i}" for i in range(X.shape[1])], dtype=object)

@@ -96,6 +96,7 @@ def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT
             "labels": {task: model.classes(task) for task in model.tasks},
             **(manifest or {}),
             "context": dict(model.context),  # article-context weights: settings, not pickled code
+            "context_temperature": dict(model.temperature),
         }
         atomic_write_text(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2) + "\n")
         text = card(full) if callable(card) else card if card is not None else default_card(full)
@@ -237,8 +238,14 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
             for task, w in context.items()):
         raise ModelError(f"{folder / MANIFEST_FILE}: 'context' must map tasks of the model to weights "
                          f"in [0, 1), got {context!r}; {TRAIN_HINT}")
+    temperature = manifest.get("context_temperature", {})  # absent in models saved before it
+    if not isinstance(temperature, dict) or not all(
+            task in context and isinstance(t, int | float) and not isinstance(t, bool)
+            and 0 < t < float("inf") for task, t in temperature.items()):
+        raise ModelError(f"{folder / MANIFEST_FILE}: 'context_temperature' must map tasks with an "
+                         f"article context to positive numbers, got {temperature!r}; {TRAIN_HINT}")
     try:
-        model = KwctModel(pipelines, context)
+        model = KwctModel(pipelines, context, temperature)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"{model_path}: not a kwct_ml model ({exc}); {TRAIN_HINT}") from None
     return model, manifest
