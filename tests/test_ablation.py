@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from kwct_ml.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
-def ablation(repo_dir):
-    spec = importlib.util.spec_from_file_location("ablation", repo_dir / "experiments" / "ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def ablation(load_script):
+    return load_script("experiments/ablation.py")
 
 
 def _row(name, topic, stance, changes=(), dev=(0.9, 0.9), base=False):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
@@ -13,12 +11,8 @@ CLASSES = ["terror_attack", "regional_politics", "other"]
 
 
 @pytest.fixture(scope="module")
-def round3(repo_dir):
-    path = repo_dir / "experiments" / "tuneset" / "round3.py"
-    spec = importlib.util.spec_from_file_location("round3", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def round3(load_script):
+    return load_script("experiments/tuneset/round3.py")
 
 
 @pytest.fixture

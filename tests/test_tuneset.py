@@ -3,8 +3,6 @@ set (and B from A), rebuilt exactly from ANT."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pandas as pd
 import pytest
 
@@ -13,12 +11,8 @@ from kwct_ml.segment import segment
 
 
 @pytest.fixture(scope="module")
-def tuneset(repo_dir):
-    path = repo_dir / "experiments" / "tuneset" / "tuneset.py"
-    spec = importlib.util.spec_from_file_location("tuneset", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tuneset(load_script):
+    return load_script("experiments/tuneset/tuneset.py")
 
 
 @pytest.mark.parametrize("name", ["a", "b"])
