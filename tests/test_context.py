@@ -165,12 +165,13 @@ def test_train_stores_the_context_in_the_manifest(tmp_path, small_data):
     from kwct_ml.persistence import load_model
 
     config = tmp_path / "ctx.toml"
-    config.write_text(TrainConfig(ngram_max=3, learning_curve=False, topic_context=0.4).to_toml(),
-                      encoding="utf-8")
+    config.write_text(TrainConfig(ngram_max=3, learning_curve=False, topic_context=0.4,
+                                  topic_context_temperature=0.8).to_toml(), encoding="utf-8")
     assert train.main(["--config", str(config), "--data-dir", str(small_data), "--models-dir",
                        str(tmp_path / "models"), "--runs-dir", str(tmp_path / "runs"), "--no-report"]) == 0
     model, manifest = load_model(tmp_path / "models" / "latest")
     assert manifest["context"] == {"topic": 0.4} and model.context == {"topic": 0.4}
+    assert manifest["context_temperature"] == {"topic": 0.8} and model.temperature == {"topic": 0.8}
 
 
 def _eval_scores(context_model, labelled, tmp_path, with_doc: bool) -> dict:
@@ -223,12 +224,32 @@ def test_temperature_sharpens_the_mix_without_changing_any_label():
     assert article_context(p, None, 0.5, temperature=0.7) is p  # no article, no mix, no sharpening
 
 
+def test_a_sentence_alone_in_its_article_is_not_sharpened():
+    p = np.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.3, 0.3, 0.4]])
+    np.testing.assert_allclose(article_context(p, [1, 2, 3], 0.5, temperature=0.7), p)
+    mixed = article_context(p, ["a", "b", "b"], 0.5, temperature=0.7)
+    np.testing.assert_allclose(mixed[0], p[0])  # its own article: calibrated p as it is
+    np.testing.assert_allclose(mixed[1:], article_context(p[1:], ["b", "b"], 0.5, temperature=0.7))
+    assert not np.allclose(mixed[1:], article_context(p[1:], ["b", "b"], 0.5))
+
+
 @pytest.mark.parametrize("key", ["topic_context_temperature", "stance_context_temperature"])
 def test_context_temperature_is_validated(key):
-    for bad in (0.0, -1.0, float("inf"), float("nan")):
+    for bad in (0.0, -1.0, 0.01, 50.0, float("inf"), float("nan")):  # 1e-320 or 1e300 break the maths
         with pytest.raises(ConfigError, match=rf"^{key}:"):
             TrainConfig(**{key: bad})
-    assert TrainConfig(**{key: 0.5}).context_temperature()[key.split("_")[0]] == 0.5
+    for good in (0.05, 0.5, 20.0):
+        assert TrainConfig(**{key: good}).context_temperature()[key.split("_")[0]] == good
+
+
+def test_the_configured_temperature_reaches_the_model_and_its_evaluation(labelled):
+    corpus = labelled.assign(source="seed")
+    config = TrainConfig(ngram_max=3, topic_context=0.5, topic_context_temperature=0.6)
+    assert evaluate.fit_model(corpus, config).temperature == {"topic": 0.6}
+    sharp, _ = evaluate.cross_validate(corpus, config, tasks=("topic",))
+    flat, _ = evaluate.cross_validate(corpus, config.replace(topic_context_temperature=1.0), tasks=("topic",))
+    assert sharp["topic"]["model"]["macro_f1"] == flat["topic"]["model"]["macro_f1"]
+    assert sharp["topic"]["model"]["mean_confidence"] > flat["topic"]["model"]["mean_confidence"]
 
 
 def test_model_sharpens_only_where_the_context_applies(context_model, labelled):
@@ -245,7 +266,7 @@ def test_model_sharpens_only_where_the_context_applies(context_model, labelled):
     ours = sharp.predict_proba("topic", texts, groups)
     assert not np.allclose(ours, mixed)
     np.testing.assert_allclose(pickle.loads(pickle.dumps(sharp)).predict_proba("topic", texts, groups), ours)
-    for bad in (0, -0.5, float("nan"), float("inf"), True, "0.7"):
+    for bad in (0, -0.5, 1e-320, 1e300, float("nan"), float("inf"), True, "0.7"):
         with pytest.raises(ValueError, match="temperature"):
             KwctModel(context_model.pipelines, context_model.context, {"topic": bad})
 
@@ -263,7 +284,7 @@ def test_the_temperature_survives_save_and_load_and_a_bad_one_is_refused(context
     assert manifest["context_temperature"] == {"topic": 0.7} and loaded.temperature == {"topic": 0.7}
     np.testing.assert_allclose(loaded.predict_proba("topic", texts, groups),
                                sharp.predict_proba("topic", texts, groups))
-    for bad in ({"topic": 0}, {"stance": 0.7}, {"topic": "x"}, [0.7], {"topic": True}):
+    for bad in ({"topic": 0}, {"topic": 1e-320}, {"stance": 0.7}, {"topic": "x"}, [0.7], {"topic": True}):
         (model_dir / "manifest.json").write_text(json.dumps({**manifest, "context_temperature": bad}),
                                                  encoding="utf-8")
         with pytest.raises(ModelError, match="'context_temperature' must map"):

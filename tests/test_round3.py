@@ -46,7 +46,7 @@ def test_keep_other_keeps_the_sentence_own_other_probability(round3, proba):
 
 
 def test_window_covering_the_whole_article_equals_the_article_mean(round3, proba):
-    short = ["a", "a", "a", "b", "b", "c", "c"]  # every article has at most 5 sentences
+    short = ["a", "a", "a", "b", "b", "c", "c"]  # at most 3 sentences: a +-2 window covers each article
     assert np.allclose(round3.mix(proba, short, CLASSES, "window", 0.5), article_context(proba, short, 0.5))
     long = ["a"] * 7  # the first and last sentences are 6 apart: their windows differ
     assert not np.allclose(round3.mix(proba, long, CLASSES, "window", 0.5), article_context(proba, long, 0.5))

@@ -30,6 +30,8 @@ GRID = np.round(np.arange(0.30, 1.501, 0.05), 2)
 
 
 def _log_loss(classes: list[str], proba: np.ndarray, gold: list[str]) -> float:
+    """Mean -log p(gold); columns in ``classes`` (schema) order, which sklearn's log_loss would
+    silently re-sort alphabetically."""
     index = np.array([classes.index(g) for g in gold])
     return float(-np.log(np.clip(proba[np.arange(len(gold)), index], 1e-12, None)).mean())
 

@@ -165,9 +165,11 @@ def agreement(ts: TuneSet = SETS["a"]) -> None:
     """Cohen's kappa and raw agreement between the labels and the blind second annotator's."""
     from sklearn.metrics import cohen_kappa_score
 
+    path = ts.labels.with_name(f"{ts.labels.stem}_second.csv")
+    if not path.is_file():
+        sys.exit(f"{path}: no second annotation of this set (set b has one: --set b agreement)")
     first = pd.read_csv(ts.labels, dtype=str, keep_default_na=False)
-    second = pd.read_csv(ts.labels.with_name(f"{ts.labels.stem}_second.csv"), dtype=str,
-                         keep_default_na=False)
+    second = pd.read_csv(path, dtype=str, keep_default_na=False)
     both = first.merge(second, on=["article", "idx", "sha"], suffixes=("_1", "_2"))
     print(f"{len(both)} sentences in {both.article.nunique()} articles labelled twice")
     for task in ("topic", "stance"):

@@ -124,9 +124,12 @@ class TrainConfig:
             raise ConfigError(f"max_df: must be in (0, 1], got {self.max_df!r}")
         at_least("max_features", 0)
         at_least("word_ngram_max", 1)
-        for key in ("C", "alpha", "nb_alpha", "real_weight", "topic_context_temperature",
-                    "stance_context_temperature"):
+        for key in ("C", "alpha", "nb_alpha", "real_weight"):
             positive(key)
+        for key in ("topic_context_temperature", "stance_context_temperature"):
+            if not valid_temperature(getattr(self, key)):
+                raise ConfigError(f"{key}: must be in [{TEMPERATURE_RANGE[0]}, {TEMPERATURE_RANGE[1]}], "
+                                  f"got {getattr(self, key)!r}")
         at_least("max_iter", 100)
         at_least("calibration_cv", 2)
         for key in ("prior_smoothing", "topic_context", "stance_context"):
@@ -160,6 +163,16 @@ class TrainConfig:
     def replace(self, **changes) -> TrainConfig:
         """A validated copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
+
+
+#: Sharpening temperatures outside this range underflow to NaN or flatten rows to uniform.
+TEMPERATURE_RANGE = (0.05, 20.0)
+
+
+def valid_temperature(value) -> bool:
+    """A number (not a bool or a string) in TEMPERATURE_RANGE; NaN and infinities are not."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and TEMPERATURE_RANGE[0] <= value <= TEMPERATURE_RANGE[1])
 
 
 _KINDS = {f.name: {"str": str, "int": int, "float": float, "bool": bool}[f.type]

@@ -24,7 +24,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from . import normalize as _normalize
-from .config import TrainConfig
+from .config import TEMPERATURE_RANGE, TrainConfig, valid_temperature
 from .errors import ConfigError
 from .schema import labels_for
 
@@ -237,6 +237,7 @@ def article_context(proba: np.ndarray, groups: Sequence | None, weight: float,
     delay") often says too little. ``groups`` None or ``weight`` 0 returns ``proba`` unchanged.
     Averaging flattens the probabilities, so the mix is then sharpened to ``p ** (1 / temperature)``
     (renormalised; below 1 sharpens). Each row's ranking of labels, hence its label, is unchanged.
+    A sentence alone in its article is not averaged with anything, so it is not sharpened either.
     """
     if groups is None:
         return proba
@@ -251,13 +252,15 @@ def article_context(proba: np.ndarray, groups: Sequence | None, weight: float,
     keys = np.array([index.setdefault(g, len(index)) for g in groups], dtype=int)
     sums = np.zeros((keys.max() + 1, proba.shape[1]))
     np.add.at(sums, keys, proba)
-    means = sums / np.bincount(keys)[:, None]
-    mixed = (1 - weight) * proba + weight * means[keys]
-    if temperature == 1.0:
+    sizes = np.bincount(keys)
+    mixed = (1 - weight) * proba + weight * (sums / sizes[:, None])[keys]
+    shared = sizes[keys] > 1
+    if temperature == 1.0 or not shared.any():
         return mixed
-    logits = np.log(np.clip(mixed, 1e-12, None)) / temperature
+    logits = np.log(np.clip(mixed[shared], 1e-12, None)) / temperature
     sharp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return sharp / sharp.sum(axis=1, keepdims=True)
+    mixed[shared] = sharp / sharp.sum(axis=1, keepdims=True)
+    return mixed
 
 
 class KwctModel:
@@ -283,9 +286,9 @@ class KwctModel:
                 self.context[task] = float(weight)
         self.temperature = {}
         for task, value in (temperature or {}).items():
-            if not (isinstance(value, int | float) and not isinstance(value, bool)
-                    and 0 < value < float("inf")):  # also refuses NaN
-                raise ValueError(f"temperature: {task} must be a positive finite number, got {value!r}")
+            if not valid_temperature(value):
+                raise ValueError(f"temperature: {task} must be a number in [{TEMPERATURE_RANGE[0]}, "
+                                 f"{TEMPERATURE_RANGE[1]}], got {value!r}")
             if value != 1 and task in self.context:  # sharpening acts only on an article mix
                 self.temperature[task] = float(value)
         self._names: dict[str, np.ndarray] = {}

@@ -27,6 +27,7 @@ import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
 from . import __version__
+from .config import TEMPERATURE_RANGE, valid_temperature
 from .errors import ModelError
 from .fileio import atomic_write_text
 from .model import KwctModel
@@ -240,10 +241,10 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
                          f"in [0, 1), got {context!r}; {TRAIN_HINT}")
     temperature = manifest.get("context_temperature", {})  # absent in models saved before it
     if not isinstance(temperature, dict) or not all(
-            task in context and isinstance(t, int | float) and not isinstance(t, bool)
-            and 0 < t < float("inf") for task, t in temperature.items()):
+            task in context and valid_temperature(t) for task, t in temperature.items()):
         raise ModelError(f"{folder / MANIFEST_FILE}: 'context_temperature' must map tasks with an "
-                         f"article context to positive numbers, got {temperature!r}; {TRAIN_HINT}")
+                         f"article context to numbers in [{TEMPERATURE_RANGE[0]}, {TEMPERATURE_RANGE[1]}], "
+                         f"got {temperature!r}; {TRAIN_HINT}")
     try:
         model = KwctModel(pipelines, context, temperature)
     except (TypeError, ValueError) as exc:
