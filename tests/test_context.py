@@ -145,7 +145,7 @@ def test_evaluation_passes_each_held_out_article_as_one_group(labelled, monkeypa
 
 def test_model_refuses_bad_weights_and_drops_moot_ones(context_model):
     pipes = context_model.pipelines
-    for bad in (1.0, -0.1, float("nan"), "0.5"):
+    for bad in (1.0, -0.1, float("nan"), "0.5", False):
         with pytest.raises(ValueError, match="context"):
             KwctModel(pipes, {"topic": bad})
     only_topic = KwctModel({"topic": pipes["topic"]}, {"topic": 0.3, "stance": 0.4})

@@ -133,7 +133,7 @@ class TrainConfig:
         at_least("max_iter", 100)
         at_least("calibration_cv", 2)
         for key in ("prior_smoothing", "topic_context", "stance_context"):
-            if not 0 <= getattr(self, key) < 1:
+            if not valid_context_weight(getattr(self, key)):  # prior smoothing is a mixing weight too
                 raise ConfigError(f"{key}: must be in [0, 1), got {getattr(self, key)!r}")
         at_least("seed", 0)
         at_least("learning_curve_repeats", 1)
@@ -167,6 +167,11 @@ class TrainConfig:
 
 #: Sharpening temperatures outside this range underflow to NaN or flatten rows to uniform.
 TEMPERATURE_RANGE = (0.05, 20.0)
+
+
+def valid_context_weight(value) -> bool:
+    """An article-context weight: a number (not a bool or a string) in [0, 1); NaN is not."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1
 
 
 def valid_temperature(value) -> bool:

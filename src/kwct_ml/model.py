@@ -24,7 +24,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from . import normalize as _normalize
-from .config import TEMPERATURE_RANGE, TrainConfig, valid_temperature
+from .config import TEMPERATURE_RANGE, TrainConfig, valid_context_weight, valid_temperature
 from .errors import ConfigError
 from .schema import labels_for
 
@@ -280,7 +280,7 @@ class KwctModel:
         self.pipelines = dict(pipelines)
         self.context = {}
         for task, weight in (context or {}).items():
-            if not (isinstance(weight, int | float) and 0 <= weight < 1):  # also refuses NaN
+            if not valid_context_weight(weight):
                 raise ValueError(f"context: {task} weight must be in [0, 1), got {weight!r}")
             if weight and task in self.pipelines:  # a weight for a task the model lacks is moot
                 self.context[task] = float(weight)

@@ -27,7 +27,7 @@ import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
 from . import __version__
-from .config import TEMPERATURE_RANGE, valid_temperature
+from .config import TEMPERATURE_RANGE, valid_context_weight, valid_temperature
 from .errors import ModelError
 from .fileio import atomic_write_text
 from .model import KwctModel
@@ -235,8 +235,7 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
         raise ModelError(f"{model_path}: not a kwct_ml model (expected task pipelines); {TRAIN_HINT}")
     context = manifest.get("context", {})  # absent in models saved before article context
     if not isinstance(context, dict) or not all(
-            task in pipelines and isinstance(w, int | float) and not isinstance(w, bool) and 0 <= w < 1
-            for task, w in context.items()):
+            task in pipelines and valid_context_weight(w) for task, w in context.items()):
         raise ModelError(f"{folder / MANIFEST_FILE}: 'context' must map tasks of the model to weights "
                          f"in [0, 1), got {context!r}; {TRAIN_HINT}")
     temperature = manifest.get("context_temperature", {})  # absent in models saved before it
