@@ -171,6 +171,23 @@ def test_merge_adds_articles_and_sentences(filled, data_copy, capsys):
     assert "mogadishu,mogadishu.txt,الكويت تدين التفجير الإرهابي في مقديشو,," in index
 
 
+def test_merge_keeps_file_permissions(filled, data_copy):
+    """Merged files keep the old file's mode; new ones get 0666 minus the umask (not mkstemp's 0600)."""
+    import os
+    import stat
+
+    labels = data_copy / "labels" / "sentences.csv"
+    labels.chmod(0o644)
+    old_umask = os.umask(0o022)
+    try:
+        assert label.main(["merge", str(filled), "--annotator", "mona", "--data-dir", str(data_copy)]) == 0
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(labels.stat().st_mode) == 0o644
+    assert stat.S_IMODE((data_copy / "raw" / "mogadishu.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((data_copy / "raw" / "articles.csv").stat().st_mode) == 0o644
+
+
 def test_merge_accepts_a_sheet_resaved_by_a_spreadsheet(filled, data_copy):
     """Excel may save as Windows-1256 with semicolons; the sheet still merges."""
     rows = _sheet(filled)

@@ -20,7 +20,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import pandas as pd
 from . import dataset, errors
 from .dataset import AUTHORED, DEFAULT_DATA_DIR, SENTENCE_COLUMNS, Problem
 from .errors import ConfigError, DataError, KwctError
-from .fileio import atomic_open, atomic_write_bytes, read_text
+from .fileio import atomic_open, atomic_write_bytes, read_text, stage_bytes
 from .schema import TASKS
 from .segment import segment
 
@@ -365,12 +364,7 @@ class _Transaction:
         for folder in reversed(missing):
             folder.mkdir()
             self.made_dirs.append(folder)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        self.staged.append((Path(tmp), target))
+        self.staged.append((stage_bytes(target, data), target))
         self.backups[target] = target.read_bytes() if target.exists() else None
 
     def commit(self) -> None:
