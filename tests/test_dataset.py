@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from kwct_ml import dataset
 from kwct_ml.errors import DataError
+from kwct_ml.schema import TASKS
 from kwct_ml.segment import segment
 
 from .conftest import REPO
@@ -167,9 +169,19 @@ def test_project_corpus_is_valid():
     assert problems == [], "\n".join(map(str, problems[:5]))
 
 
-def test_devset_loads(devset_path):
+def test_devset_loads_with_codebook_labels_and_is_disjoint_from_training(devset_path):
+    """What matters of the dev set (not its size, which grows): columns, labels, no training overlap."""
     frame = dataset.load_eval_set(devset_path)
-    assert len(frame) == 173 and frame["doc_id"].nunique() == 22
+    assert list(frame.columns) == ["doc_id", "text", "topic", "stance"] and frame.attrs["articles_known"]
+    assert frame["doc_id"].nunique() > 1 and (frame["text"].str.len() > 0).all()
+    for task in ("topic", "stance"):
+        assert set(frame[task]) <= set(TASKS[task])
+    training = set(dataset.load_corpus(REPO / "data")["text"])
+    assert not training & set(frame["text"]), "a dev-set sentence is in the training corpus"
+    dev_docnos = set(pd.read_csv(devset_path.parent / "articles.tsv", sep="\t", dtype=str)["ant_docno"])
+    for name in ("articles.csv", "articles_b.csv"):
+        tuned = set(pd.read_csv(REPO / "experiments" / "tuneset" / name, dtype=str)["ant_docno"])
+        assert not dev_docnos & tuned, f"{name} shares an ANT article with the dev set"
 
 
 def test_check_lists_articles_and_counts_authored_groups_in_one_line(data_copy, capsys):
