@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from _common import fasttext_predict, fasttext_train, record, require_fasttext, shared_path
 from kwct_ml.config import TrainConfig
-from kwct_ml.model import build_pipeline
+from kwct_ml.pipeline.model import build_pipeline
 
 LABELS = ["Favor", "Against", "None"]
 FASTTEXT = dict(minn=2, maxn=5, dim=100, lr=0.5, bucket=200_000, thread=1, seed=0)

@@ -12,7 +12,7 @@ import time
 import pandas as pd
 
 from _common import record, shared_path
-from kwct_ml import normalize as nz
+from kwct_ml.text import normalize as nz
 
 
 def main(argv=None) -> int:

@@ -37,10 +37,10 @@ def find_model(model: str | None, workdir: Path, fast: bool = True) -> tuple[Pat
     latest = REPO / "models" / "latest"
     if latest.exists() and model != "temporary":
         return latest, f"models/latest -> {latest.resolve().name}"
+    from kwct_ml.bundle.store import save_model
     from kwct_ml.config import TrainConfig
-    from kwct_ml.dataset import load_corpus
-    from kwct_ml.evaluate import fit_model
-    from kwct_ml.persistence import save_model
+    from kwct_ml.corpus.dataset import load_corpus
+    from kwct_ml.training.cv import fit_model
 
     config = TrainConfig(fast_vectorizer=fast)
     fitted = fit_model(load_corpus(REPO / "data"), config)

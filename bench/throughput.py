@@ -17,7 +17,7 @@ from predict_speed import measure
 
 def fasttext_rate(sentences: list[str]) -> float:
     """fastText sentences/s, one process, same sentences."""
-    from kwct_ml.dataset import load_corpus
+    from kwct_ml.corpus.dataset import load_corpus
 
     corpus = load_corpus(REPO / "data")
     model = fasttext_train(corpus.text.tolist(), corpus.topic.tolist(), minn=2, maxn=5, wordNgrams=2,

@@ -18,8 +18,8 @@ from sklearn.metrics import f1_score
 
 from kwct_ml import errors
 from kwct_ml.config import TrainConfig
-from kwct_ml.dataset import DEFAULT_DATA_DIR, load_corpus, load_eval_set
-from kwct_ml.evaluate import fit_model, present_labels
+from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, load_corpus, load_eval_set
+from kwct_ml.training.cv import fit_model, present_labels
 from kwct_ml.schema import TASKS
 
 

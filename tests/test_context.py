@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kwct_ml import evaluate, predict
+from kwct_ml.bundle.store import save_model
+from kwct_ml.cli import predict
 from kwct_ml.config import TrainConfig
 from kwct_ml.errors import ConfigError
-from kwct_ml.model import KwctModel, article_context, build_pipeline
-from kwct_ml.persistence import save_model
-from kwct_ml.segment import segment
-from kwct_ml.tagger import Tagger
+from kwct_ml.inference.tagger import Tagger
+from kwct_ml.pipeline.model import KwctModel, article_context, build_pipeline
+from kwct_ml.text.segment import segment
+from kwct_ml.training import cv as evaluate
 
 
 def test_article_context_mixes_each_row_with_its_group_mean():
@@ -93,7 +94,7 @@ def test_tagger_articles_use_context_and_sentences_do_not(context_model, repo_di
 
 
 def test_label_suggestions_are_what_predict_gives_the_article(context_model, repo_dir):
-    from kwct_ml.label import suggest
+    from kwct_ml.cli.label import suggest
 
     text = (repo_dir / "data" / "raw" / "004_9c1e41bddcf48cae.txt").read_text(encoding="utf-8")
     sentences = [s.text for s in segment(text)]
@@ -118,8 +119,8 @@ def test_predict_cli_article_unit_uses_context_per_file(context_model, repo_dir,
 def test_a_bad_context_in_the_manifest_is_refused(context_model, tmp_path):
     import json
 
+    from kwct_ml.bundle.store import load_model
     from kwct_ml.errors import ModelError
-    from kwct_ml.persistence import load_model
 
     model_dir = save_model(context_model, "ctx", tmp_path / "models")
     manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -161,8 +162,8 @@ def test_groups_are_checked_even_where_no_weight_applies(context_model, labelled
 
 
 def test_train_stores_the_context_in_the_manifest(tmp_path, small_data):
-    from kwct_ml import train
-    from kwct_ml.persistence import load_model
+    from kwct_ml.bundle.store import load_model
+    from kwct_ml.cli import train
 
     config = tmp_path / "ctx.toml"
     config.write_text(TrainConfig(ngram_max=3, learning_curve=False, topic_context=0.4,
@@ -175,7 +176,7 @@ def test_train_stores_the_context_in_the_manifest(tmp_path, small_data):
 
 
 def _eval_scores(context_model, labelled, tmp_path, with_doc: bool) -> dict:
-    from kwct_ml.dataset import load_eval_set
+    from kwct_ml.corpus.dataset import load_eval_set
 
     path = tmp_path / f"eval_{with_doc}.tsv"
     columns = ["doc_id", "text", "topic", "stance"] if with_doc else ["text", "topic", "stance"]
@@ -274,8 +275,8 @@ def test_model_sharpens_only_where_the_context_applies(context_model, labelled):
 def test_the_temperature_survives_save_and_load_and_a_bad_one_is_refused(context_model, labelled, tmp_path):
     import json
 
+    from kwct_ml.bundle.store import load_model
     from kwct_ml.errors import ModelError
-    from kwct_ml.persistence import load_model
 
     texts, groups = labelled.text.tolist()[:30], labelled.doc_id.tolist()[:30]
     sharp = KwctModel(context_model.pipelines, context_model.context, {"topic": 0.7})

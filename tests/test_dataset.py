@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kwct_ml import dataset
+from kwct_ml.corpus import dataset
 from kwct_ml.errors import DataError
 from kwct_ml.schema import TASKS
-from kwct_ml.segment import segment
+from kwct_ml.text.segment import segment
 
 from .conftest import REPO
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kwct_ml import evaluate
 from kwct_ml.config import TrainConfig
 from kwct_ml.errors import DataError
-from kwct_ml.evaluate import (
+from kwct_ml.training import cv as evaluate
+from kwct_ml.training.cv import (
     cross_validate,
     evaluate_external,
     expected_calibration_error,

@@ -11,10 +11,10 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-import kwct_ml.features as features
-from kwct_ml.features import FastCharTfidf
-from kwct_ml.normalize import normalize
-from kwct_ml.segment import segment
+import kwct_ml.pipeline.char_tfidf as features
+from kwct_ml.pipeline.char_tfidf import FastCharTfidf
+from kwct_ml.text.normalize import normalize
+from kwct_ml.text.segment import segment
 
 TRICKY = ["", "   ", "\t\n", "و", "a b c", "x", "ABC def", "Kuwait's UN mission, 2024-05-01",
           "123 4.5 ٣٤٥ ۱۲", "!!! ؟؟ ... « » — ،،", "الكويت\u00a0تدين\u2009الهجوم", "أشـــاد  بـ  ”الجهود“",

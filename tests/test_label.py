@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from kwct_ml import dataset, label
-from kwct_ml.segment import segment
+from kwct_ml.cli import label
+from kwct_ml.corpus import dataset
+from kwct_ml.text.segment import segment
 
 from .conftest import REPO
 
@@ -359,12 +360,12 @@ def test_prepare_skips_articles_already_in_the_corpus(articles, data_copy, tmp_p
 
 def test_prepare_fill_merge_retrain_grows_the_corpus(tmp_path, articles, data_copy, monkeypatch):
     """The issue's "Done when": all inside a temporary copy of data/ (test labels, not corpus labels)."""
-    train = pytest.importorskip("kwct_ml.train", reason="kwct_ml.train is not in this checkout yet")
+    train = pytest.importorskip("kwct_ml.cli.train", reason="kwct_ml.cli.train is not in this checkout yet")
     import json
 
+    from kwct_ml.bundle.store import save_model
     from kwct_ml.config import load_config
-    from kwct_ml.evaluate import fit_model
-    from kwct_ml.persistence import save_model
+    from kwct_ml.training.cv import fit_model
 
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "fast.toml"  # a cheap model: the test is about the workflow, not the scores
@@ -399,7 +400,7 @@ def test_prepare_fill_merge_retrain_grows_the_corpus(tmp_path, articles, data_co
 def test_status_reuses_the_curve_of_a_run_trained_on_the_same_labels(tmp_path, data_copy, capsys):
     import json
 
-    from kwct_ml.persistence import sha256_file
+    from kwct_ml.bundle.store import sha256_file
 
     curve = {"k": [1, 2, 3], "n_articles": 4, "tasks": {t: {"mean": [0.3, 0.4, 0.45], "std": [0.01] * 3,
                                                            "runs": [3, 3, 1], "majority_mean": [0.1] * 3}

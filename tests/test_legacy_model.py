@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kwct_ml.persistence import load_model
+from kwct_ml.bundle.store import load_model
 
 from .conftest import REPO
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 
 from kwct_ml.errors import ConfigError
-from kwct_ml.lexicon import (
+from kwct_ml.pipeline.cues import (
     CueFeatures,
     compile_cues,
     core_starts,
@@ -21,8 +21,8 @@ from kwct_ml.lexicon import (
     load_cues,
     word_windows,
 )
-from kwct_ml.normalize import normalize
 from kwct_ml.schema import TASKS
+from kwct_ml.text.normalize import normalize
 
 from .conftest import REPO
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 
-from kwct_ml import normalize
 from kwct_ml.config import TrainConfig
-from kwct_ml.model import KwctModel, build_pipeline, build_word_baseline
-from kwct_ml.segment import segment
+from kwct_ml.pipeline.model import KwctModel, build_pipeline, build_word_baseline
+from kwct_ml.text import normalize
+from kwct_ml.text.segment import segment
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kwct_ml import normalize as nz
+from kwct_ml.text import normalize as nz
 
 from .conftest import CONDEMNATION, FURNITURE, SOLIDARITY, SUPPORT, TATWEEL
 

@@ -10,11 +10,11 @@ import joblib
 import numpy as np
 import pytest
 
+from kwct_ml.bundle.store import ModelVersionWarning, load_model, save_model
 from kwct_ml.config import TrainConfig
 from kwct_ml.errors import ModelError
-from kwct_ml.model import KwctModel, build_pipeline
-from kwct_ml.persistence import ModelVersionWarning, load_model, save_model
-from kwct_ml.segment import segment
+from kwct_ml.pipeline.model import KwctModel, build_pipeline
+from kwct_ml.text.segment import segment
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_failed_save_leaves_nothing(tmp_path, model, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("kwct_ml.persistence.atomic_write_text", boom)
+    monkeypatch.setattr("kwct_ml.bundle.store.atomic_write_text", boom)
     with pytest.raises(OSError):
         save_model(model, "bad", tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good", "latest"]

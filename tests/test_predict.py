@@ -12,19 +12,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kwct_ml import predict
+from kwct_ml.cli import predict
+from kwct_ml.inference.tagger import SENTENCE_COLUMNS, summary_columns
 from kwct_ml.schema import STANCES, TOPICS
-from kwct_ml.segment import segment
-from kwct_ml.tagger import SENTENCE_COLUMNS, summary_columns
+from kwct_ml.text.segment import segment
 
 CONTRACT = list(SENTENCE_COLUMNS)
 
 
 def train_tiny_model(repo: Path, models_dir: Path) -> Path:
     """A real (tiny) model trained on the seed labels in well under a second."""
+    from kwct_ml.bundle.store import save_model
     from kwct_ml.config import TrainConfig
-    from kwct_ml.model import KwctModel, build_pipeline
-    from kwct_ml.persistence import save_model
+    from kwct_ml.pipeline.model import KwctModel, build_pipeline
 
     labels = pd.read_csv(repo / "data" / "labels" / "sentences.csv")
     model = KwctModel({task: build_pipeline(TrainConfig(), task).fit(labels.text.tolist(),

@@ -6,8 +6,9 @@ import json
 
 import pandas as pd
 
-from kwct_ml import report, train
+from kwct_ml.cli import train
 from kwct_ml.config import TrainConfig
+from kwct_ml.reporting import report
 
 
 def test_full_report(tmp_path, small_data):

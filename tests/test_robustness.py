@@ -21,10 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kwct_ml import dataset, label, predict
+from kwct_ml.cli import label, predict
+from kwct_ml.corpus import dataset
 from kwct_ml.errors import DataError
-from kwct_ml.fileio import read_text
-from kwct_ml.segment import segment
+from kwct_ml.io.files import read_text
+from kwct_ml.text.segment import segment
 
 from .conftest import CONDEMNATION, SOLIDARITY, SUPPORT
 from .test_predict import train_tiny_model

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kwct_ml.segment import Sentence, segment
+from kwct_ml.text.segment import Sentence, segment
 
 from .conftest import REPO, TATWEEL
 

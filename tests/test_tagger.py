@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 
 from kwct_ml.errors import ModelError
-from kwct_ml.schema import STANCES, TOPICS
-from kwct_ml.segment import segment
-from kwct_ml.tagger import (
+from kwct_ml.inference.tagger import (
     SENTENCE_COLUMNS,
     ArticleSummary,
     SentenceTag,
@@ -20,6 +18,8 @@ from kwct_ml.tagger import (
     Tagger,
     summary_columns,
 )
+from kwct_ml.schema import STANCES, TOPICS
+from kwct_ml.text.segment import segment
 
 from .test_predict import train_tiny_model
 
@@ -145,4 +145,4 @@ def test_import_is_cheap_and_exports_the_api():
     code = ("import sys, kwct_ml; assert 'sklearn' not in sys.modules and 'pandas' not in sys.modules;"
             "from kwct_ml import Tagger, SentenceTag, ArticleSummary; print(Tagger.__module__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "kwct_ml.tagger"
+    assert out.stdout.strip() == "kwct_ml.inference.tagger"

@@ -9,9 +9,9 @@ import sys
 import pandas as pd
 import pytest
 
-from kwct_ml import train
+from kwct_ml.bundle.store import load_model, sha256_file
+from kwct_ml.cli import train
 from kwct_ml.config import TrainConfig, load_config
-from kwct_ml.persistence import load_model, sha256_file
 
 FAST = TrainConfig(ngram_max=3, classifier="complement_nb", calibration="none", learning_curve=False)
 
@@ -190,7 +190,8 @@ def test_interrupt_at_each_save_stage_rolls_back(tmp_path, small_data, fast_conf
 
 def _driver(tmp_path, data, config, name: str, hook: str = "", jobs: int = 1) -> list[str]:
     """A real `python -m kwct_ml.train`-like process; ``hook`` is code run before main()."""
-    code = ("import sys, time, functools\nfrom kwct_ml import train, persistence\n" + hook
+    code = ("import sys, time, functools\nfrom kwct_ml.cli import train\n"
+            "from kwct_ml.bundle import store as persistence\n" + hook
             + "\nsys.exit(train.main(sys.argv[1:]))\n")
     return [sys.executable, "-c", code, *_args(tmp_path, data, config, "--name", name, "--jobs", str(jobs))]
 

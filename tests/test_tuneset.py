@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kwct_ml.schema import TASKS
-from kwct_ml.segment import segment
+from kwct_ml.text.segment import segment
 
 
 @pytest.fixture(scope="module")

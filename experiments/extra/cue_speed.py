@@ -13,9 +13,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from kwct_ml.dataset import load_corpus
-from kwct_ml.lexicon import CueFeatures, count_matches
-from kwct_ml.normalize import normalize
+from kwct_ml.corpus.dataset import load_corpus
+from kwct_ml.pipeline.cues import CueFeatures, count_matches
+from kwct_ml.text.normalize import normalize
 
 ANT = "../shared/data/ant/ant_multisource_v2.1.csv.gz"
 

@@ -27,9 +27,9 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from kwct_ml.fileio import atomic_write_text
+from kwct_ml.io.files import atomic_write_text
 from kwct_ml.schema import TASKS
-from kwct_ml.segment import segment
+from kwct_ml.text.segment import segment
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

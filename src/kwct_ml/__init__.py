@@ -9,7 +9,7 @@ _API = {"Tagger", "SentenceTag", "ArticleSummary"}
 def __getattr__(name: str):
     """``from kwct_ml import Tagger`` without importing scikit-learn on ``import kwct_ml``."""
     if name in _API:
-        from . import tagger
+        from kwct_ml.inference import tagger
 
         return getattr(tagger, name)
     raise AttributeError(f"module 'kwct_ml' has no attribute {name!r}")

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .errors import ConfigError
+from kwct_ml.errors import ConfigError
 
 ANALYZERS = ("char", "char_wb")
 NORMALIZERS = ("normalize", "normalize_keep_teh_marbuta")
@@ -45,11 +45,11 @@ class TrainConfig:
     max_features: int = 0  # 0 = no limit
     sublinear_tf: bool = True
     normalizer: str = "normalize"
-    fast_vectorizer: bool = True  # kwct_ml.features' fast char n-gram vectoriser (same output)
+    fast_vectorizer: bool = True  # kwct_ml.pipeline.char_tfidf' fast char n-gram vectoriser (same output)
     # -- extra feature blocks (FeatureUnion beside the char n-grams)
     word_ngrams: bool = False  # word uni+bigram TF-IDF
     word_ngram_max: int = 2
-    use_cues: bool = True  # kwct_ml.lexicon.CueFeatures (cue-lexicon counts per label)
+    use_cues: bool = True  # kwct_ml.pipeline.cues.CueFeatures (cue-lexicon counts per label)
     # -- classifier and probabilities
     classifier: str = "linear_svc"
     C: float = 3.0

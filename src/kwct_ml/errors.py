@@ -45,12 +45,12 @@ def one_line(message: str) -> str:
 
 
 def _program(func) -> str:
-    """The dotted module name the user ran (``kwct_ml.train``), also under ``python -m``."""
+    """The command the user ran (``kwct_ml.train`` for ``kwct_ml.cli.train``), also under ``python -m``."""
     module = func.__module__
     if module == "__main__":
         spec = getattr(sys.modules.get("__main__"), "__spec__", None)
         module = spec.name if spec is not None else Path(sys.argv[0]).stem
-    return module if module.startswith("kwct_ml") else f"kwct_ml.{module.rsplit('.', 1)[-1]}"
+    return f"kwct_ml.{module.rsplit('.', 1)[-1]}"
 
 
 def cli(func):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import platform
@@ -26,11 +25,12 @@ import numpy as np
 import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
-from . import __version__
-from .config import TEMPERATURE_RANGE, valid_context_weight, valid_temperature
-from .errors import ModelError
-from .fileio import atomic_write_text
-from .model import KwctModel
+from kwct_ml import __version__
+from kwct_ml.bundle.formats import FORMAT_VERSION, SUPPORTED, format_of, read_pipelines
+from kwct_ml.config import TEMPERATURE_RANGE, valid_context_weight, valid_temperature
+from kwct_ml.errors import ModelError
+from kwct_ml.io.files import atomic_write_text
+from kwct_ml.pipeline.model import KwctModel
 
 DEFAULT_MODELS_DIR = Path("models")
 LATEST = "latest"
@@ -90,6 +90,7 @@ def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT
     try:
         _write_model_file(model, tmp / MODEL_FILE)
         full = {
+            "format_version": FORMAT_VERSION,
             "run": run_name,
             "model_file": MODEL_FILE,
             "sha256": sha256_file(tmp / MODEL_FILE),
@@ -212,6 +213,11 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
     folder = _model_folder(path)
     manifest = read_manifest(folder)
     model_path = folder / MODEL_FILE
+    version = format_of(manifest)
+    if version is None:
+        raise ModelError(f"{folder / MANIFEST_FILE}: format_version {manifest.get('format_version')!r} "
+                         f"is not one this kwct_ml reads ({', '.join(map(str, SUPPORTED))}); "
+                         "upgrade kwct_ml or re-train the model")
     data = _read_verified(model_path, manifest["sha256"])
     versions = manifest.get("versions")
     saved = versions.get("scikit-learn") if isinstance(versions, dict) else None
@@ -224,7 +230,7 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
         with warnings.catch_warnings():
             if other_version:  # already said above, in one line
                 warnings.simplefilter("ignore", InconsistentVersionWarning)
-            pipelines = joblib.load(io.BytesIO(data))
+            pipelines = read_pipelines(data, version)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a model problem for the user
         raise ModelError(f"{model_path}: cannot load ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}); re-train it with "
@@ -256,7 +262,7 @@ def default_card(manifest: dict) -> str:
     versions = manifest.get("versions", {})
     lines = [f"# kwct_ml model `{manifest.get('run', '?')}`", "",
              "Sentence-level topic and stance tagger for Arabic diplomatic news on terrorism.", "",
-             "Load it with `kwct_ml.persistence.load_model(PATH)` or "
+             "Load it with `kwct_ml.bundle.store.load_model(PATH)` or "
              "`python -m kwct_ml.predict --model PATH`.",
              "", "## Labels", ""]
     for task, labels in manifest.get("labels", {}).items():

@@ -354,7 +354,7 @@ class FastCharTfidf(TransformerMixin, BaseEstimator):
         return state
 
 
-#: The name kwct_ml.model looks up.
+#: The name kwct_ml.pipeline.model looks up.
 FastCharTfidfVectorizer = FastCharTfidf
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .schema import BACKGROUND, STANCE_PRECEDENCE, STANCES, TOPIC_PRECEDENCE, TOPICS
-from .segment import segment
+from kwct_ml.schema import BACKGROUND, STANCE_PRECEDENCE, STANCES, TOPIC_PRECEDENCE, TOPICS
+from kwct_ml.text.segment import segment
 
 #: Decimals kept in scores and explanation weights (the CLI writes exactly these values).
 SCORE_DECIMALS = 4
@@ -192,7 +192,7 @@ class Tagger:
     @classmethod
     def load(cls, path: str | Path | None = None) -> Tagger:
         """Load the model folder ``path`` (default ``models/latest``); ``ModelError`` if absent."""
-        from .persistence import load_model  # imported here: `import kwct_ml` stays cheap
+        from kwct_ml.bundle.store import load_model  # imported here: `import kwct_ml` stays cheap
 
         model, manifest = load_model(path)
         return cls(model, manifest, path)

@@ -1,7 +1,7 @@
 """Cue-lexicon features: per (task, label), how many codebook cues occur in a sentence.
 
 The cues live in ``resources/cues.toml`` (readable, each label justified by the codebook). Both the
-cues and the sentence are normalised with ``kwct_ml.normalize.normalize``; a cue matches at a word
+cues and the sentence are normalised with ``kwct_ml.text.normalize.normalize``; a cue matches at a word
 start, optionally after the clitics و/ف, ب/ك/ل/س and the article ال (or لل), so 'تدين' also fires
 on 'وتدين', and 'الهجوم' on 'للهجوم' (a cue written with ال needs the article in the text).
 """
@@ -20,8 +20,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from kwct_ml.errors import ConfigError
-from kwct_ml.normalize import normalize
 from kwct_ml.schema import TASKS
+from kwct_ml.text.normalize import normalize
 
 #: Optional clitics before a cue: conjunction, then preposition/future particle, then article.
 _PREFIX = "(?:[وف])?(?:[بكلس])?(?:ال|ل)?"

@@ -23,10 +23,10 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
-from . import normalize as _normalize
-from .config import TEMPERATURE_RANGE, TrainConfig, valid_context_weight, valid_temperature
-from .errors import ConfigError
-from .schema import labels_for
+from kwct_ml.config import TEMPERATURE_RANGE, TrainConfig, valid_context_weight, valid_temperature
+from kwct_ml.errors import ConfigError
+from kwct_ml.schema import labels_for
+from kwct_ml.text import normalize as _normalize
 
 # --------------------------------------------------------------------------- classifier
 
@@ -155,13 +155,13 @@ def _preprocessor(config: TrainConfig):
 
 
 def char_vectorizer(config: TrainConfig):
-    """The character n-gram TF-IDF vectoriser (the fast one from kwct_ml.features if asked)."""
+    """The character n-gram TF-IDF vectoriser (the fast one from kwct_ml.pipeline.char_tfidf if asked)."""
     params = dict(analyzer=config.analyzer, ngram_range=(config.ngram_min, config.ngram_max),
                   min_df=config.min_df, max_df=config.max_df, sublinear_tf=config.sublinear_tf,
                   max_features=config.max_features or None, preprocessor=_preprocessor(config),
                   lowercase=False, dtype=np.float64)
     if config.fast_vectorizer:
-        from .features import FastCharTfidf
+        from kwct_ml.pipeline.char_tfidf import FastCharTfidf
         return FastCharTfidf(**params)
     return TfidfVectorizer(**params)
 
@@ -175,9 +175,9 @@ def word_vectorizer(config: TrainConfig, ngram_max: int | None = None):
 
 def cue_features(config: TrainConfig):
     try:
-        from .lexicon import CueFeatures
+        from kwct_ml.pipeline.cues import CueFeatures
     except ImportError as exc:
-        raise ConfigError(f"use_cues: kwct_ml.lexicon.CueFeatures is not available ({exc}); "
+        raise ConfigError(f"use_cues: kwct_ml.pipeline.cues.CueFeatures is not available ({exc}); "
                           "set use_cues = false") from None
     return CueFeatures()
 

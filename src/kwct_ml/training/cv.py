@@ -15,11 +15,11 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from .config import TrainConfig
-from .dataset import AUTHORED
-from .errors import DataError
-from .model import KwctModel, build_pipeline, build_word_baseline
-from .schema import TASKS, labels_for
+from kwct_ml.config import TrainConfig
+from kwct_ml.corpus.dataset import AUTHORED
+from kwct_ml.errors import DataError
+from kwct_ml.pipeline.model import KwctModel, build_pipeline, build_word_baseline
+from kwct_ml.schema import TASKS, labels_for
 
 SYSTEMS = ("model", "word_baseline", "majority")
 SYSTEM_TITLES = {"model": "char n-gram model (this config)", "word_baseline": "word-unigram TF-IDF baseline",

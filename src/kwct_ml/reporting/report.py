@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fileio import atomic_write_bytes, atomic_write_text
-from .model import KwctModel
+from kwct_ml.io.files import atomic_write_bytes, atomic_write_text
+from kwct_ml.pipeline.model import KwctModel
 
 ARABIC_FONTS = ("DejaVu Sans", "Noto Sans Arabic", "Noto Naskh Arabic", "Amiri", "Arial")
 SYSTEM_NAMES = {"model": "model", "word_baseline": "word-unigram baseline", "majority": "majority baseline"}

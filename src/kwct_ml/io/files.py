@@ -10,7 +10,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .errors import DataError
+from kwct_ml.errors import DataError
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 _ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3]")
