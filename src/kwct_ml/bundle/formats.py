@@ -11,6 +11,7 @@ so moving a class never strands the models saved before the move.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import sys
@@ -44,7 +45,7 @@ def _alias(old: str, new: str) -> types.ModuleType:
     """A stand-in module ``old`` whose attributes are read from the module ``new``."""
     target = importlib.import_module(new)
     module = types.ModuleType(old, f"format-1 alias of {new}")
-    module.__getattr__ = lambda name: getattr(target, name)  # noqa: E731 - module-level hook
+    module.__getattr__ = functools.partial(getattr, target)  # PEP 562 module attribute hook
     return module
 
 
