@@ -1,6 +1,6 @@
 """Labelled ANT sheets and the earlier tuning sets -> data/labels/ant.csv (standoff rows, no text).
 
-    python experiments/labelling/collect_ant.py [--changes FILE...]
+    python experiments/labelling/collect_ant.py --changes experiments/labelling/relabel/v1.1-real.tsv
 
 Sources (ANT text is licensed: sheets live outside git, only references are committed):
 - tuning sets A and B (experiments/tuneset/labels*.csv + articles*.csv): batch a / b, pass 1; set B's
