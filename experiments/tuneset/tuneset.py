@@ -62,6 +62,9 @@ SETS = {
     # issue 14: real training articles (not a tuning set), disjoint from dev v2, A and B
     "c": TuneSet(HERE / "articles_c.csv", HERE / "labels_c.csv", HERE / "work_c",
                  HERE / "sentences_c.tsv", 20261203, "v", (ARTICLES, HERE / "articles_b.csv")),
+    "d": TuneSet(HERE / "articles_d.csv", HERE / "labels_d.csv", HERE / "work_d",
+                 HERE / "sentences_d.tsv", 20261204, "w",
+                 (ARTICLES, HERE / "articles_b.csv", HERE / "articles_c.csv")),
 }
 #: Genre filter on the headline (selection only; labels come from reading the sentences).
 GENRE = re.compile("إرهاب|ارهاب|داعش|تدين|يدين|تستنكر|يستنكر|تعزي(?!ز)|يعزي(?!ز)|تعازي|هجوم|تفجير|"
