@@ -8,6 +8,8 @@ Sources (ANT text is licensed: sheets live outside git, only references are comm
 - set C (experiments/tuneset/articles_c.csv), labelled for issue 14 by five annotators reading under
   codebook v1.1 (sheets in --sheets-dir/first1..5/out), pass 1; a blind second annotator on 42 of its
   articles (--sheets-dir/second/out), pass 2.
+- set D (experiments/tuneset/articles_d.csv, 150 more articles), labelled the same way by three
+  annotators (--sheets-dir/d1..d3/out), pass 1.
 - ``--changes``: relabelling decisions (set, doc, idx, old_topic, old_stance, new_topic, new_stance,
   rule) applied to the tuning-set rows (set tuneA/tuneB), each checked against the old labels.
 Needs ANT (../shared) to hash the sentences of sets A and B.
@@ -66,16 +68,17 @@ def _tuneset_rows(batch: str, articles: Path, labels: Path, pass_: str, annotato
     return rows
 
 
-def _sheet_rows(folder: Path, docno: dict[str, str], pass_: str, annotator: str, ant: dict) -> list[dict]:
+def _sheet_rows(folder: Path, docno: dict[str, str], pass_: str, annotator: str, ant: dict,
+                batch: str) -> list[dict]:
     rows = []
-    for path in sorted(glob.glob(str(folder / "v*.tsv"))):
+    for path in sorted(glob.glob(str(folder / "*.tsv"))):
         for r in _read(Path(path), sep="\t").to_dict("records"):
             text = ant[docno[r["article"]]][int(r["start"]):int(r["end"])]
             if text != r["text"].replace("\r", "") and text != r["text"]:
                 sys.exit(f"{path}: {r['article']} {r['idx']}: sheet text differs from ANT")
             rows.append({"corpus": "ant", "docno": docno[r["article"]], "start": r["start"], "end": r["end"],
                          "sha": sentence_sha(text), "topic": r["topic"], "stance": r["stance"],
-                         "annotator": annotator, "pass": pass_, "batch": "c", "note": r.get("note", "")})
+                         "annotator": annotator, "pass": pass_, "batch": batch, "note": r.get("note", "")})
     return rows
 
 
@@ -94,11 +97,14 @@ def main(argv: list[str] | None = None) -> int:
                           "tuneB")
     rows += _tuneset_rows("b", TUNE / "articles_b.csv", TUNE / "labels_b_second.csv", "2", "tuneset-b-second",
                           ant, {}, "tuneB")
-    c_docno = dict(zip(_read(TUNE / "articles_c.csv")["article"], _read(TUNE / "articles_c.csv")["ant_docno"],
-                       strict=True))
+    docno = {}
+    for name in ("articles_c.csv", "articles_d.csv"):
+        docno |= dict(zip(_read(TUNE / name)["article"], _read(TUNE / name)["ant_docno"], strict=True))
     for k in range(1, 6):
-        rows += _sheet_rows(args.sheets_dir / f"first{k}" / "out", c_docno, "1", f"c{k}", ant)
-    rows += _sheet_rows(args.sheets_dir / "second" / "out", c_docno, "2", "c-second", ant)
+        rows += _sheet_rows(args.sheets_dir / f"first{k}" / "out", docno, "1", f"c{k}", ant, "c")
+    rows += _sheet_rows(args.sheets_dir / "second" / "out", docno, "2", "c-second", ant, "c")
+    for k in range(1, 4):
+        rows += _sheet_rows(args.sheets_dir / f"d{k}" / "out", docno, "1", f"d{k}", ant, "d")
     leftover = [k for k in changes if k[0] in ("tuneA", "tuneB")]
     if leftover:
         sys.exit(f"{len(leftover)} changes name no tuning-set row, e.g. {leftover[0]}")
