@@ -9,7 +9,8 @@ Sources (ANT text is licensed: sheets live outside git, only references are comm
   codebook v1.1 (sheets in --sheets-dir/first1..5/out), pass 1; a blind second annotator on 42 of its
   articles (--sheets-dir/second/out), pass 2.
 - set D (experiments/tuneset/articles_d.csv, 150 more articles), labelled the same way by three
-  annotators (--sheets-dir/d1..d3/out), pass 1.
+  annotators (--sheets-dir/d1..d3/out), pass 1; a blind second annotator on 24 of its articles
+  (--sheets-dir/second_d/out), pass 2.
 - ``--changes``: relabelling decisions (set, doc, idx, old_topic, old_stance, new_topic, new_stance,
   rule) applied to the tuning-set rows (set tuneA/tuneB), each checked against the old labels.
 Needs ANT (../shared) to hash the sentences of sets A and B.
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += _sheet_rows(args.sheets_dir / "second" / "out", docno, "2", "c-second", ant, "c")
     for k in range(1, 4):
         rows += _sheet_rows(args.sheets_dir / f"d{k}" / "out", docno, "1", f"d{k}", ant, "d")
+    rows += _sheet_rows(args.sheets_dir / "second_d" / "out", docno, "2", "d-second", ant, "d")
     leftover = [k for k in changes if k[0] in ("tuneA", "tuneB")]
     if leftover:
         sys.exit(f"{len(leftover)} changes name no tuning-set row, e.g. {leftover[0]}")
