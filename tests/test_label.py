@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from kwct_ml.cli import label
 from kwct_ml.corpus import dataset
+from kwct_ml.io import transaction
 from kwct_ml.text.segment import segment
 
 from .conftest import REPO
@@ -252,9 +254,9 @@ def test_merge_failing_midway_restores_everything(filled, data_copy, monkeypatch
         calls.append(dst)
         if len(calls) == 4:  # two articles and articles.csv are in place; sentences.csv fails
             raise OSError("disk full")
-        return label.os.replace(src, dst)
+        return os.replace(src, dst)
 
-    monkeypatch.setattr(label, "_replace", flaky_replace)
+    monkeypatch.setattr(transaction, "_replace", flaky_replace)
     with pytest.raises(OSError, match="disk full"):
         label.merge_sheet(filled, data_copy, "mona")
     assert len(calls) == 4
@@ -264,7 +266,7 @@ def test_merge_failing_midway_restores_everything(filled, data_copy, monkeypatch
 def test_merge_into_fresh_folder_creates_labels_and_removes_them_on_failure(filled, tmp_path, monkeypatch):
     data = tmp_path / "fresh"
     (data / "raw").mkdir(parents=True)
-    monkeypatch.setattr(label, "_replace", lambda src, dst: (_ for _ in ()).throw(OSError("no")))
+    monkeypatch.setattr(transaction, "_replace", lambda src, dst: (_ for _ in ()).throw(OSError("no")))
     with pytest.raises(OSError):
         label.merge_sheet(filled, data, "mona")
     assert _snapshot(data) == {} and not (data / "labels").exists()

@@ -11,7 +11,6 @@ would add. See docs/labelling.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import datetime as dt
 import getpass
@@ -30,7 +29,8 @@ from kwct_ml import errors
 from kwct_ml.corpus import dataset
 from kwct_ml.corpus.dataset import AUTHORED, DEFAULT_DATA_DIR, SENTENCE_COLUMNS, Problem
 from kwct_ml.errors import ConfigError, DataError, KwctError
-from kwct_ml.io.files import atomic_open, atomic_write_bytes, read_text, stage_bytes
+from kwct_ml.io.files import atomic_open, read_text
+from kwct_ml.io.transaction import Transaction
 from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
 
@@ -49,8 +49,6 @@ ORDER_RULE = ("Rows are ordered with the most informative first: articles by the
               "fresh; sort by doc_id, sent_id to read an article in order")
 _SAFE_ID = re.compile(r"^[^\s/\\:*?\"<>|.\x00-\x1f][^/\\:*?\"<>|\x00-\x1f]*$")
 _ANNOTATOR = re.compile(r"^[\w.@-]+$")
-# os.replace, looked up through this name so a test can make a merge fail midway.
-_replace = os.replace
 
 
 def _log(message: str) -> None:
@@ -351,44 +349,6 @@ def check_sheet(sheet: str | Path,
     return plan, problems
 
 
-class _Transaction:
-    """Stage new file contents as temp files, then rename them all; undo everything on failure."""
-
-    def __init__(self) -> None:
-        self.staged: list[tuple[Path, Path]] = []
-        self.backups: dict[Path, bytes | None] = {}
-        self.done: list[Path] = []
-        self.made_dirs: list[Path] = []
-
-    def stage(self, target: Path, data: bytes) -> None:
-        missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
-        for folder in reversed(missing):
-            folder.mkdir()
-            self.made_dirs.append(folder)
-        self.staged.append((stage_bytes(target, data), target))
-        self.backups[target] = target.read_bytes() if target.exists() else None
-
-    def commit(self) -> None:
-        for tmp, target in self.staged:
-            _replace(tmp, target)
-            self.done.append(target)
-
-    def rollback(self) -> None:
-        for target in reversed(self.done):
-            original = self.backups[target]
-            if original is None:
-                with contextlib.suppress(OSError):
-                    target.unlink()
-            else:
-                atomic_write_bytes(target, original)
-        for tmp, _ in self.staged:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        for folder in reversed(self.made_dirs):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-
-
 def _csv_bytes(path: Path, columns: tuple[str, ...], new_rows: list[dict]) -> bytes:
     """``path``'s CSV with ``new_rows`` appended; missing ``columns`` are added to the header."""
     old_rows: list[dict] = []
@@ -433,7 +393,7 @@ def merge_sheet(sheet: str | Path, data_dir: str | Path = DEFAULT_DATA_DIR, anno
     raw, labels = data_dir / "raw", data_dir / "labels"
     index_rows = [dict(doc_id=d, file=f"{d}.txt", title=title, source="", date="")
                   for d, (_, title) in plan.articles.items()]
-    transaction = _Transaction()
+    transaction = Transaction()
     try:
         for doc_id, (text, _) in plan.articles.items():
             transaction.stage(raw / f"{doc_id}.txt", text.encode("utf-8"))
