@@ -21,10 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kwct_ml.cli import label, predict
+from kwct_ml.cli import predict
 from kwct_ml.corpus import dataset
 from kwct_ml.errors import DataError
 from kwct_ml.io.files import read_text
+from kwct_ml.labelling import sheet as labelling_sheet
 from kwct_ml.text.segment import segment
 
 from .conftest import CONDEMNATION, SOLIDARITY, SUPPORT
@@ -173,7 +174,7 @@ def test_label_prepare_refuses_html_through_the_same_reader(tmp_path):
     good.write_text(ARTICLE, encoding="utf-8")
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        articles = label.collect_articles([str(page), str(good)], None)
+        articles = labelling_sheet.collect_articles([str(page), str(good)], None)
     assert [a.doc_id for a in articles] == ["good"]
     assert "looks like an HTML page" in err.getvalue()
 
