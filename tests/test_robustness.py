@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kwct_ml.cli import dataset as dataset_cli
 from kwct_ml.cli import predict
 from kwct_ml.corpus import dataset
 from kwct_ml.errors import DataError
@@ -365,7 +366,7 @@ def test_property_corrupt_corpus_files_give_problems_not_tracebacks(article, she
         _assert_result_or_one_error(root)
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code = dataset.main(["check", "--data-dir", str(root)])
+            code = dataset_cli.main(["check", "--data-dir", str(root)])
         assert code in (0, 1) and "Traceback" not in err.getvalue()
 
 

@@ -17,6 +17,7 @@ import sys
 from kwct_ml import errors
 from kwct_ml.corpus import dataset
 from kwct_ml.corpus.dataset import AUTHORED, DEFAULT_DATA_DIR
+from kwct_ml.corpus.summary import corpus_counts
 from kwct_ml.errors import ConfigError, KwctError
 from kwct_ml.labelling import status as label_status
 from kwct_ml.labelling.agreement import agreement, format_agreement
@@ -114,7 +115,7 @@ def _merge(args) -> int:
 
 def _status(args) -> int:
     frame = dataset.load_corpus(args.data_dir)
-    print(label_status.corpus_counts(frame))
+    print(corpus_counts(frame))
     if args.no_curve:
         return 0
     print("")

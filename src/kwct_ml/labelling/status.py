@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kwct_ml.corpus import dataset
-from kwct_ml.corpus.dataset import AUTHORED
 from kwct_ml.errors import KwctError
-from kwct_ml.schema import TASKS
 
 
 @dataclass(frozen=True)
@@ -124,24 +122,6 @@ def estimate_gain(current: int, curves: dict[str, list[CurvePoint]], extra: int 
             spread = (min(gains), max(gains))
         estimates.append(GainEstimate(task, points, current, now, nxt, gain, se, spread))
     return estimates
-
-
-def corpus_counts(frame: pd.DataFrame) -> str:
-    """Articles and sentences per source, label counts per source."""
-    lines = []
-    real = frame[frame["source"] != AUTHORED]
-    lines.append(f"{real['doc_id'].nunique()} articles, {len(real)} labelled sentences"
-                 + (f" (+ {int((frame['source'] == AUTHORED).sum())} authored sentences, training only)"
-                    if (frame["source"] == AUTHORED).any() else ""))
-    per = frame.groupby("source").agg(articles=("doc_id", "nunique"), sentences=("text", "size"))
-    if (frame["source"] == AUTHORED).any():
-        per.loc[AUTHORED, "articles"] = 0
-    lines += ["", "Per source:", per.to_string()]
-    for task, labels in TASKS.items():
-        table = pd.crosstab(frame[task], frame["source"]).reindex(labels, fill_value=0)
-        table["total"] = table.sum(axis=1)
-        lines += ["", f"Sentences per {task}:", table.to_string()]
-    return "\n".join(lines)
 
 
 def format_estimates(estimates: list[GainEstimate], extra: int = 5) -> str:
