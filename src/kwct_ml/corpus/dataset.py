@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from kwct_ml.errors import DataError
+from kwct_ml.io import discover
 from kwct_ml.io.files import decode_bytes
 from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
@@ -88,7 +89,7 @@ def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article
                 meta[doc_id] = row
     articles: dict[str, Article] = {}
     listed = {row["file"] for row in meta.values()}
-    for path in sorted(raw_dir.glob("*.txt")):
+    for path in discover.txt_files(raw_dir):
         if index.is_file() and path.name not in listed:
             problems.append(Problem(path, None, "article not listed in articles.csv",
                                     "add a row for it to data/raw/articles.csv"))
@@ -98,12 +99,13 @@ def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article
         except DataError as exc:
             problems.append(Problem(path, exc.line, exc.message, "re-save the file as UTF-8"))
             continue
-        row = meta.get(path.stem, {})
-        articles[path.stem] = Article(path.stem, path, text, row.get("title", ""),
-                                      row.get("source", ""), row.get("date", ""))
-    for doc_id, row in meta.items():
-        if doc_id != Path(row["file"]).stem:
-            problems.append(Problem(index, None, f"doc_id {doc_id!r} differs from its file name",
+        name = discover.doc_id(path)
+        row = meta.get(name, {})
+        articles[name] = Article(name, path, text, row.get("title", ""), row.get("source", ""),
+                                 row.get("date", ""))
+    for name, row in meta.items():
+        if name != discover.doc_id(row["file"]):
+            problems.append(Problem(index, None, f"doc_id {name!r} differs from its file name",
                                     "doc_id must be the file name without .txt"))
     return articles
 

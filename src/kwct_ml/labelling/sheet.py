@@ -17,6 +17,7 @@ import numpy as np
 
 from kwct_ml.corpus import dataset
 from kwct_ml.errors import ConfigError, DataError
+from kwct_ml.io import discover
 from kwct_ml.io.files import atomic_open, read_text
 from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
@@ -55,7 +56,7 @@ def collect_articles(paths: list[str | Path], encoding: str | None = None) -> li
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            found = sorted(path.glob("*.txt"))
+            found = discover.txt_files(path)
             if not found:
                 log(f"{path}: no .txt files in this folder, skipped")
             files += found
@@ -64,7 +65,7 @@ def collect_articles(paths: list[str | Path], encoding: str | None = None) -> li
     articles: list[NewArticle] = []
     seen: dict[str, Path] = {}
     for path in files:
-        doc_id = path.stem
+        doc_id = discover.doc_id(path)
         if doc_id in seen:
             log(f"{path}: skipped, same doc_id {doc_id!r} as {seen[doc_id]} (rename one file)")
             continue
