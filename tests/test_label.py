@@ -428,3 +428,14 @@ def test_status_reuses_the_curve_of_a_run_trained_on_the_same_labels(tmp_path, d
     with open(data_copy / "labels" / "sentences.csv", "a", encoding="utf-8") as handle:
         handle.write("\n")  # the labels changed since that run: the curve must be measured again
     assert status.cached_points(data_copy, model) is None
+
+
+def test_merge_keeps_a_note_with_a_line_separator_in_its_cell(filled, data_copy):
+    """csv writes a U+2028 unquoted; the corpus reader must not end the record there."""
+    note = "قارن\u2028بالخبر السابق"
+    rows = _sheet(filled)
+    rows[0]["note"] = note
+    _write(filled, rows)
+    labelling_merge.merge_sheet(filled, data_copy, "mona")
+    assert dataset.validate(data_copy) == []
+    assert note in set(dataset.load_corpus(data_copy)["note"])

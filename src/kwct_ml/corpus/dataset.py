@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pandas as pd
 
 from kwct_ml.errors import DataError
 from kwct_ml.io import discover
+from kwct_ml.io.csv_rows import csv_rows
 from kwct_ml.io.files import decode_bytes
 from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
@@ -60,14 +60,12 @@ def _read_csv_rows(path: Path, problems: list[Problem], required: tuple[str, ...
     except DataError as exc:
         problems.append(Problem(path, exc.line, exc.message, "re-save the file as UTF-8"))
         return
-    reader = csv.DictReader(text.splitlines(keepends=True))
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
-    if missing:
-        problems.append(Problem(path, 1, f"missing column(s) {', '.join(missing)}",
-                                f"the header needs {', '.join(required)}"))
+    try:
+        _, rows = csv_rows(text, path, required)
+    except DataError as exc:
+        problems.append(Problem(path, exc.line, exc.message, exc.fix))
         return
-    for row in reader:
-        yield reader.line_num, row
+    yield from rows
 
 
 def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from kwct_ml.corpus import dataset
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, SENTENCE_COLUMNS, Problem
 from kwct_ml.errors import ConfigError, DataError
+from kwct_ml.io.csv_rows import csv_rows
 from kwct_ml.io.files import read_text
 from kwct_ml.io.transaction import Transaction
 from kwct_ml.labelling.sheet import SAFE_ID, int_or_none, read_sheet, squash
@@ -153,9 +154,9 @@ def _csv_bytes(path: Path, columns: tuple[str, ...], new_rows: list[dict]) -> by
     if path.is_file():
         text = path.read_bytes().decode("utf-8-sig")
         newline = "\r\n" if "\r\n" in text.split("\n", 1)[0] + "\n" else "\n"
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = list(reader.fieldnames or []) + [c for c in columns if c not in (reader.fieldnames or [])]
-        old_rows = list(reader)
+        names, rows = csv_rows(text, path)
+        header = names + [c for c in columns if c not in names]
+        old_rows = [row for _, row in rows]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header, lineterminator=newline, restval="")
     writer.writeheader()

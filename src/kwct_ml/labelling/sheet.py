@@ -7,7 +7,6 @@ agreement read filled sheets back from any spreadsheet program.
 from __future__ import annotations
 
 import csv
-import io
 import re
 import sys
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 from kwct_ml.corpus import dataset
 from kwct_ml.errors import ConfigError, DataError
 from kwct_ml.io import discover
+from kwct_ml.io.csv_rows import csv_rows
 from kwct_ml.io.files import atomic_open, read_text
 from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
@@ -156,7 +156,6 @@ def write_sheet(rows: list[dict], out: str) -> None:
         writer.writerows(rows)
 
 
-
 def read_sheet(path: str | Path,
                required: tuple[str, ...] = REQUIRED_SHEET_COLUMNS) -> list[tuple[int, dict]]:
     """(line, row) of a sheet saved by any spreadsheet: UTF-8/UTF-16/cp1256, comma/semicolon/tab."""
@@ -166,18 +165,13 @@ def read_sheet(path: str | Path,
         text = read_text(path)
     header = text.lstrip("\ufeff").split("\n", 1)[0]
     delimiter = max(",;\t", key=header.count)
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter)
-    fields = [(name or "").strip() for name in reader.fieldnames or []]
-    reader.fieldnames = fields
-    missing = [c for c in required if c not in fields]
-    if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)}", path, 1,
-                        fix="use a sheet written by `python -m kwct_ml.label prepare` and keep its header")
+    _, records = csv_rows(text.lstrip("\ufeff"), path, required, delimiter=delimiter, strip_names=True,
+                          fix="use a sheet written by `python -m kwct_ml.label prepare` and keep its header")
     rows = []
-    for row in reader:
+    for line, row in records:
         row = {k: (v or "") for k, v in row.items() if k}
         if any(v.strip() for v in row.values()):
-            rows.append((reader.line_num, row))
+            rows.append((line, row))
     return rows
 
 
