@@ -94,7 +94,7 @@ def test_tagger_articles_use_context_and_sentences_do_not(context_model, repo_di
 
 
 def test_label_suggestions_are_what_predict_gives_the_article(context_model, repo_dir):
-    from kwct_ml.cli.label import suggest
+    from kwct_ml.labelling.sheet import suggest
 
     text = (repo_dir / "data" / "raw" / "004_9c1e41bddcf48cae.txt").read_text(encoding="utf-8")
     sentences = [s.text for s in segment(text)]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kwct_ml.cli import dataset as dataset_cli
 from kwct_ml.corpus import dataset
 from kwct_ml.errors import DataError
 from kwct_ml.schema import TASKS
@@ -133,18 +134,18 @@ def test_load_corpus_raises_one_line(corpus):
 
 
 def test_check_cli_exit_codes(corpus, capsys):
-    assert dataset.main(["check", "--data-dir", str(corpus)]) == 0
+    assert dataset_cli.main(["check", "--data-dir", str(corpus)]) == 0
     out = capsys.readouterr().out
     assert "corpus is valid" in out and "ct_cooperation" in out
     rows = _rows(corpus)
     rows[0]["topic"] = "bogus"
     _write_labels(corpus / "labels" / "sentences.csv", rows)
-    assert dataset.main(["check", "--data-dir", str(corpus)]) == 1
+    assert dataset_cli.main(["check", "--data-dir", str(corpus)]) == 1
     assert "unknown topic 'bogus'" in capsys.readouterr().err
 
 
 def test_check_cli_missing_dir(tmp_path, capsys):
-    assert dataset.main(["check", "--data-dir", str(tmp_path / "nope")]) == 1
+    assert dataset_cli.main(["check", "--data-dir", str(tmp_path / "nope")]) == 1
     assert "no raw article folder" in capsys.readouterr().err
 
 
@@ -185,7 +186,7 @@ def test_devset_loads_with_codebook_labels_and_is_disjoint_from_training(devset_
 
 
 def test_check_lists_articles_and_counts_authored_groups_in_one_line(data_copy, capsys):
-    assert dataset.main(["check", "--data-dir", str(data_copy)]) == 0
+    assert dataset_cli.main(["check", "--data-dir", str(data_copy)]) == 0
     out = capsys.readouterr().out
     per_article = out.split("Sentences per article:")[1].split("Counts per topic:")[0]
     assert "000_0ab1c133074eaba5" in per_article and "auth-" not in per_article

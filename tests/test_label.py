@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,12 @@ from sklearn.metrics import cohen_kappa_score
 
 from kwct_ml.cli import label
 from kwct_ml.corpus import dataset
+from kwct_ml.errors import ConfigError, DataError
+from kwct_ml.io import transaction
+from kwct_ml.labelling import agreement as labelling_agreement
+from kwct_ml.labelling import merge as labelling_merge
+from kwct_ml.labelling import sheet as labelling_sheet
+from kwct_ml.labelling import status
 from kwct_ml.text.segment import segment
 
 from .conftest import REPO
@@ -90,8 +97,8 @@ def filled(tmp_path, articles) -> Path:
     """A sheet for both test articles, every sentence labelled."""
     sheet = tmp_path / "sheet.csv"
     assert label.main(["prepare", str(articles), "--out", str(sheet), "--model", "none-such"]) == 1
-    rows = label.sheet_rows(label.collect_articles([articles]))
-    label.write_sheet(_fill(rows), str(sheet))
+    rows = labelling_sheet.sheet_rows(labelling_sheet.collect_articles([articles]))
+    labelling_sheet.write_sheet(_fill(rows), str(sheet))
     return sheet
 
 
@@ -106,7 +113,7 @@ def test_prepare_without_model_writes_bom_sheet_in_article_order(tmp_path, artic
     assert err.count("\n") == 1 and "no model" in err
     assert sheet.read_bytes().startswith(b"\xef\xbb\xbfdoc_id,sent_id,start,end,text,")
     rows = _sheet(sheet)
-    assert list(rows[0]) == list(label.SHEET_COLUMNS)
+    assert list(rows[0]) == list(labelling_sheet.SHEET_COLUMNS)
     assert [(r["doc_id"], r["sent_id"]) for r in rows] == \
         [("morocco", str(i)) for i in range(5)] + [("mogadishu", str(i)) for i in range(5)]
     assert all(r["topic"] == r["stance"] == r["suggested_topic"] == "" for r in rows)
@@ -117,12 +124,12 @@ def test_prepare_without_model_writes_bom_sheet_in_article_order(tmp_path, artic
 
 
 def test_prepare_orders_uncertain_articles_then_least_confident_sentences():
-    first = label.NewArticle("a", Path("/x/a.txt"), VISIT)
-    second = label.NewArticle("b", Path("/x/b.txt"), ATTACK)
+    first = labelling_sheet.NewArticle("a", Path("/x/a.txt"), VISIT)
+    second = labelling_sheet.NewArticle("b", Path("/x/b.txt"), ATTACK)
     visit, attack = segment(VISIT), segment(ATTACK)
     # b is less certain on average; within b sentence 3 is the least confident, then 1.
     scores = {attack[3].text: 0.2, attack[1].text: 0.4, visit[2].text: 0.5}
-    rows = label.sheet_rows([first, second], FakeModel(scores), prefill=True)
+    rows = labelling_sheet.sheet_rows([first, second], FakeModel(scores), prefill=True)
     order = [(r["doc_id"], r["sent_id"]) for r in rows]
     assert order[:3] == [("b", 3), ("b", 1), ("b", 0)]
     assert order[5] == ("a", 2)
@@ -132,13 +139,13 @@ def test_prepare_orders_uncertain_articles_then_least_confident_sentences():
 
 
 def test_prefill_needs_a_model(articles):
-    with pytest.raises(label.ConfigError, match="--prefill needs a model"):
-        label.sheet_rows(label.collect_articles([articles]), None, prefill=True)
+    with pytest.raises(ConfigError, match="--prefill needs a model"):
+        labelling_sheet.sheet_rows(labelling_sheet.collect_articles([articles]), None, prefill=True)
 
 
 def test_prepare_skips_a_bad_file_and_finishes(tmp_path, articles, capsys):
     (articles / "broken.txt").write_bytes(b"\x00\x01binary")
-    found = label.collect_articles([articles])
+    found = labelling_sheet.collect_articles([articles])
     assert [a.doc_id for a in found] == ["mogadishu", "morocco"]
     assert "broken.txt" in capsys.readouterr().err
 
@@ -146,7 +153,7 @@ def test_prepare_skips_a_bad_file_and_finishes(tmp_path, articles, capsys):
 def test_prepare_reads_windows_1256_articles(tmp_path):
     path = tmp_path / "cp.txt"
     path.write_bytes(VISIT.encode("cp1256"))
-    (article,) = label.collect_articles([path])
+    (article,) = labelling_sheet.collect_articles([path])
     assert article.text == VISIT
 
 
@@ -193,7 +200,7 @@ def test_merge_accepts_a_sheet_resaved_by_a_spreadsheet(filled, data_copy):
     """Excel may save as Windows-1256 with semicolons; the sheet still merges."""
     rows = _sheet(filled)
     _write(filled, rows, encoding="cp1256", delimiter=";")
-    result = label.merge_sheet(filled, data_copy, "ali")
+    result = labelling_merge.merge_sheet(filled, data_copy, "ali")
     assert sorted(result.articles) == ["mogadishu", "morocco"] and result.sentences == 10
 
 
@@ -252,11 +259,11 @@ def test_merge_failing_midway_restores_everything(filled, data_copy, monkeypatch
         calls.append(dst)
         if len(calls) == 4:  # two articles and articles.csv are in place; sentences.csv fails
             raise OSError("disk full")
-        return label.os.replace(src, dst)
+        return os.replace(src, dst)
 
-    monkeypatch.setattr(label, "_replace", flaky_replace)
+    monkeypatch.setattr(transaction, "_replace", flaky_replace)
     with pytest.raises(OSError, match="disk full"):
-        label.merge_sheet(filled, data_copy, "mona")
+        labelling_merge.merge_sheet(filled, data_copy, "mona")
     assert len(calls) == 4
     assert _snapshot(data_copy) == before
 
@@ -264,18 +271,18 @@ def test_merge_failing_midway_restores_everything(filled, data_copy, monkeypatch
 def test_merge_into_fresh_folder_creates_labels_and_removes_them_on_failure(filled, tmp_path, monkeypatch):
     data = tmp_path / "fresh"
     (data / "raw").mkdir(parents=True)
-    monkeypatch.setattr(label, "_replace", lambda src, dst: (_ for _ in ()).throw(OSError("no")))
+    monkeypatch.setattr(transaction, "_replace", lambda src, dst: (_ for _ in ()).throw(OSError("no")))
     with pytest.raises(OSError):
-        label.merge_sheet(filled, data, "mona")
+        labelling_merge.merge_sheet(filled, data, "mona")
     assert _snapshot(data) == {} and not (data / "labels").exists()
     monkeypatch.undo()
-    label.merge_sheet(filled, data, "mona")
+    labelling_merge.merge_sheet(filled, data, "mona")
     assert dataset.validate(data) == [] and len(dataset.load_corpus(data)) == 10
 
 
 def test_merge_rejects_a_bad_annotator_name(filled, data_copy):
-    with pytest.raises(label.ConfigError, match="--annotator"):
-        label.merge_sheet(filled, data_copy, "a,b")
+    with pytest.raises(ConfigError, match="--annotator"):
+        labelling_merge.merge_sheet(filled, data_copy, "a,b")
 
 
 # ----------------------------------------------------------------------------------- agreement
@@ -288,7 +295,7 @@ def test_agreement_kappa_confusion_and_missing_rows(filled, tmp_path, capsys):
     del rows_b[9]  # morocco/4 only in A
     sheet_b = tmp_path / "b.csv"
     _write(sheet_b, rows_b)
-    result = label.agreement(filled, sheet_b)
+    result = labelling_agreement.agreement(filled, sheet_b)
     assert result.aligned == 9 and result.only_a == [("morocco", 4)] and result.only_b == []
     topic, stance = result.tasks
     assert (topic.n, topic.agree, stance.agree) == (9, 8, 8)
@@ -307,22 +314,22 @@ def test_agreement_rejects_unknown_label(filled, tmp_path):
     rows[2]["stance"] = "angry"
     bad = tmp_path / "bad.csv"
     _write(bad, rows)
-    with pytest.raises(label.DataError, match="bad.csv:4: unknown stance 'angry'"):
-        label.agreement(filled, bad)
+    with pytest.raises(DataError, match="bad.csv:4: unknown stance 'angry'"):
+        labelling_agreement.agreement(filled, bad)
 
 
 # -------------------------------------------------------------------------------------- status
 
 def test_log_fit_recovers_the_gain():
     points = [(n, 0.2 + 0.1 * np.log(n)) for n in (1, 2, 3, 4)]
-    now, nxt, gain, se = label.fit_log_curve(points, current=5, extra=5)
+    now, nxt, gain, se = status.fit_log_curve(points, current=5, extra=5)
     assert now == pytest.approx(0.2 + 0.1 * np.log(5))
     assert gain == pytest.approx(0.1 * np.log(2)) and se == pytest.approx(0, abs=1e-9)
-    assert label.fit_log_curve(points[:2], 5)[3] is None
+    assert status.fit_log_curve(points[:2], 5)[3] is None
 
 
 def test_status_counts_per_source_and_label(filled, data_copy, capsys):
-    label.merge_sheet(filled, data_copy, "mona")
+    labelling_merge.merge_sheet(filled, data_copy, "mona")
     assert label.main(["status", "--data-dir", str(data_copy), "--no-curve"]) == 0
     out = capsys.readouterr().out
     seed = dataset.load_corpus(data_copy, {"seed"})
@@ -332,9 +339,9 @@ def test_status_counts_per_source_and_label(filled, data_copy, capsys):
 
 
 def test_status_prints_an_extrapolation_with_its_uncertainty(monkeypatch, capsys):
-    curve = [label.CurvePoint(k, 0.2 + 0.05 * np.log(k) + 0.01 * (-1) ** k, 0.02, 3, 0.07)
+    curve = [status.CurvePoint(k, 0.2 + 0.05 * np.log(k) + 0.01 * (-1) ** k, 0.02, 3, 0.07)
              for k in (1, 2, 3, 4)]
-    monkeypatch.setattr(label, "learning_points",
+    monkeypatch.setattr(status, "learning_points",
                         lambda frame, config, n_jobs: (5, {"topic": curve, "stance": curve}))
     assert label.main(["status", "--data-dir", str(REPO / "data")]) == 0
     out = capsys.readouterr().out
@@ -414,10 +421,21 @@ def test_status_reuses_the_curve_of_a_run_trained_on_the_same_labels(tmp_path, d
     (model / "manifest.json").write_text(json.dumps({"run": "r1", "sha256": "0" * 64, "report": str(run),
                                                      "config": {"include_authored": True},
                                                      "data": {"label_files": files}}), encoding="utf-8")
-    assert label.cached_points(data_copy, model)[:2] == ("r1", 4)
+    assert status.cached_points(data_copy, model)[:2] == ("r1", 4)
     assert label.main(["status", "--data-dir", str(data_copy), "--model", str(model)]) == 0
     out = capsys.readouterr().out
     assert "curve measured by training run r1" in out and "topic: 4 -> 9 articles" in out
     with open(data_copy / "labels" / "sentences.csv", "a", encoding="utf-8") as handle:
         handle.write("\n")  # the labels changed since that run: the curve must be measured again
-    assert label.cached_points(data_copy, model) is None
+    assert status.cached_points(data_copy, model) is None
+
+
+def test_merge_keeps_a_note_with_a_line_separator_in_its_cell(filled, data_copy):
+    """csv writes a U+2028 unquoted; the corpus reader must not end the record there."""
+    note = "قارن\u2028بالخبر السابق"
+    rows = _sheet(filled)
+    rows[0]["note"] = note
+    _write(filled, rows)
+    labelling_merge.merge_sheet(filled, data_copy, "mona")
+    assert dataset.validate(data_copy) == []
+    assert note in set(dataset.load_corpus(data_copy)["note"])

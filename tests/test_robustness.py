@@ -21,10 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kwct_ml.cli import label, predict
+from kwct_ml.cli import dataset as dataset_cli
+from kwct_ml.cli import predict
 from kwct_ml.corpus import dataset
 from kwct_ml.errors import DataError
 from kwct_ml.io.files import read_text
+from kwct_ml.labelling import sheet as labelling_sheet
 from kwct_ml.text.segment import segment
 
 from .conftest import CONDEMNATION, SOLIDARITY, SUPPORT
@@ -173,7 +175,7 @@ def test_label_prepare_refuses_html_through_the_same_reader(tmp_path):
     good.write_text(ARTICLE, encoding="utf-8")
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        articles = label.collect_articles([str(page), str(good)], None)
+        articles = labelling_sheet.collect_articles([str(page), str(good)], None)
     assert [a.doc_id for a in articles] == ["good"]
     assert "looks like an HTML page" in err.getvalue()
 
@@ -364,7 +366,7 @@ def test_property_corrupt_corpus_files_give_problems_not_tracebacks(article, she
         _assert_result_or_one_error(root)
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code = dataset.main(["check", "--data-dir", str(root)])
+            code = dataset_cli.main(["check", "--data-dir", str(root)])
         assert code in (0, 1) and "Traceback" not in err.getvalue()
 
 

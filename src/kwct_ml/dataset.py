@@ -1,6 +1,6 @@
-"""``python -m kwct_ml.dataset``: the command lives in kwct_ml.corpus.dataset."""
+"""``python -m kwct_ml.dataset``: the command lives in kwct_ml.cli.dataset."""
 
-from kwct_ml.corpus.dataset import main
+from kwct_ml.cli.dataset import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,23 +1,21 @@
-"""Load and validate the project corpus: raw articles plus labelled sentences.
+"""The project corpus on disk: raw articles plus labelled sentences, read and validated together.
 
-``python -m kwct_ml.dataset check`` prints one line per problem (file, line, fix) and a
-summary table; it exits 1 when anything is wrong.
+``scan`` reads ``data/raw`` and ``data/labels`` and records every problem (file, line, fix);
+``load_corpus``/``load_articles`` raise the first one; ``load_eval_set`` reads an external set.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from kwct_ml import errors
 from kwct_ml.errors import DataError
+from kwct_ml.io import discover
+from kwct_ml.io.csv_rows import csv_rows
 from kwct_ml.io.files import decode_bytes
-from kwct_ml.schema import STANCES, TASKS, TOPICS
+from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
 
 DEFAULT_DATA_DIR = Path("data")
@@ -62,14 +60,12 @@ def _read_csv_rows(path: Path, problems: list[Problem], required: tuple[str, ...
     except DataError as exc:
         problems.append(Problem(path, exc.line, exc.message, "re-save the file as UTF-8"))
         return
-    reader = csv.DictReader(text.splitlines(keepends=True))
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
-    if missing:
-        problems.append(Problem(path, 1, f"missing column(s) {', '.join(missing)}",
-                                f"the header needs {', '.join(required)}"))
+    try:
+        _, rows = csv_rows(text, path, required)
+    except DataError as exc:
+        problems.append(Problem(path, exc.line, exc.message, exc.fix))
         return
-    for row in reader:
-        yield reader.line_num, row
+    yield from rows
 
 
 def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article]:
@@ -91,7 +87,7 @@ def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article
                 meta[doc_id] = row
     articles: dict[str, Article] = {}
     listed = {row["file"] for row in meta.values()}
-    for path in sorted(raw_dir.glob("*.txt")):
+    for path in discover.txt_files(raw_dir):
         if index.is_file() and path.name not in listed:
             problems.append(Problem(path, None, "article not listed in articles.csv",
                                     "add a row for it to data/raw/articles.csv"))
@@ -101,12 +97,13 @@ def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article
         except DataError as exc:
             problems.append(Problem(path, exc.line, exc.message, "re-save the file as UTF-8"))
             continue
-        row = meta.get(path.stem, {})
-        articles[path.stem] = Article(path.stem, path, text, row.get("title", ""),
-                                      row.get("source", ""), row.get("date", ""))
-    for doc_id, row in meta.items():
-        if doc_id != Path(row["file"]).stem:
-            problems.append(Problem(index, None, f"doc_id {doc_id!r} differs from its file name",
+        name = discover.doc_id(path)
+        row = meta.get(name, {})
+        articles[name] = Article(name, path, text, row.get("title", ""), row.get("source", ""),
+                                 row.get("date", ""))
+    for name, row in meta.items():
+        if name != discover.doc_id(row["file"]):
+            problems.append(Problem(index, None, f"doc_id {name!r} differs from its file name",
                                     "doc_id must be the file name without .txt"))
     return articles
 
@@ -252,49 +249,3 @@ def load_eval_set(path: str | Path) -> pd.DataFrame:
     out = frame[["doc_id", "text", "topic", "stance"]].reset_index(drop=True)
     out.attrs["articles_known"] = group is not None  # without them, no article context is applied
     return out
-
-
-def summary_tables(articles: dict[str, Article], frame: pd.DataFrame) -> str:
-    """Plain-text tables: sentences per article and label counts per source."""
-    authored = frame["source"].eq(AUTHORED) if "source" in frame else pd.Series(False, frame.index)
-    per_doc = frame[~authored].groupby("doc_id").size().rename("sentences")
-    titles = pd.Series({d: a.title for d, a in articles.items()}, name="title", dtype=str)
-    docs = pd.concat([per_doc, titles], axis=1).fillna({"sentences": 0}).astype({"sentences": int})
-    parts = [f"{len(articles)} articles, {len(frame)} labelled sentences "
-             f"({', '.join(f'{k}: {v}' for k, v in frame['source'].value_counts().sort_index().items())})",
-             "", "Sentences per article:", docs.to_string()]
-    if authored.any():  # theme groups of hand-written sentences, not articles: one line for all
-        parts.append(f"(+ {int(authored.sum())} authored training-only sentences in "
-                     f"{frame.loc[authored, 'doc_id'].nunique()} theme groups, not articles)")
-    for task, labels in (("topic", TOPICS), ("stance", STANCES)):
-        table = pd.crosstab(frame[task], frame["source"]).reindex(labels, fill_value=0)
-        table["total"] = table.sum(axis=1)
-        parts += ["", f"Counts per {task}:", table.to_string()]
-    return "\n".join(parts)
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m kwct_ml.dataset", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="validate data/raw and data/labels and print a summary")
-    check.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
-                       help="folder holding raw/ and labels/ (default: %(default)s)")
-    return parser
-
-
-@errors.cli
-def main(argv: list[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
-    articles, frame, problems = scan(args.data_dir)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s) found in {args.data_dir}", file=sys.stderr)
-        return 1
-    print(summary_tables(articles, frame))
-    print(f"\n{args.data_dir}: corpus is valid")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

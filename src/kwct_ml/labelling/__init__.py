@@ -1,0 +1,1 @@
+"""The labelling workflow: sheet (prepare, read), merge, agreement, status."""
