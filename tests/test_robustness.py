@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from kwct_ml.cli import label, predict
 from kwct_ml.corpus import dataset
 from kwct_ml.errors import DataError
-from kwct_ml.io.files import read_text
+from kwct_ml.io.encoding import read_text
 from kwct_ml.text.segment import segment
 
 from .conftest import CONDEMNATION, SOLIDARITY, SUPPORT

@@ -34,7 +34,8 @@ from kwct_ml.inference.tagger import (
     Tagger,
     summary_columns,
 )
-from kwct_ml.io.files import HTML_HINT, atomic_open, check_not_html, decode_bytes, html_evidence, read_text
+from kwct_ml.io.encoding import HTML_HINT, check_not_html, decode_bytes, html_evidence, open_text, read_text
+from kwct_ml.io.files import atomic_open
 from kwct_ml.text.segment import segment
 
 PROG = "kwct_ml.predict"
@@ -95,46 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from OUT.partial (same inputs and options)")
     return p
-
-
-# --------------------------------------------------------------------------- streaming reads
-
-_SNIFF_BYTES = 1 << 16
-_BOM_CODECS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
-
-
-def sniff_encoding(head: bytes, path: str | Path = "<input>", encoding: str | None = None) -> str:
-    """The codec to stream a table with, judged from its first bytes as ``decode_bytes`` would.
-
-    Raises ``DataError`` when the head is binary or in no supported encoding; a bad byte later
-    in the file surfaces as ``UnicodeDecodeError`` while reading.
-    """
-    if encoding:
-        decode_bytes(b"", path, encoding)  # validates the codec name
-        return encoding
-    for bom, codec in _BOM_CODECS:
-        if head.startswith(bom):
-            decode_bytes(head[: len(head) - len(head) % 2] if codec == "utf-16" else head, path)
-            return codec
-    if len(head) >= _SNIFF_BYTES and b"\n" in head:  # do not judge a character cut in two
-        head = head[: head.rfind(b"\n") + 1]
-    decode_bytes(head, path)  # raises DataError for binary or undecodable text
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        return "cp1256"
-    return "utf-8"
-
-
-def open_text(path: str | Path, encoding: str | None = None):
-    """Open ``path`` for streaming text reads (``newline=''``, for csv) in its sniffed encoding."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-        codec = sniff_encoding(head, path, encoding)
-        return open(path, encoding=codec, newline="")
-    except OSError as exc:
-        raise DataError(f"cannot read: {exc.strerror}", path) from None
 
 
 # --------------------------------------------------------------------------- inputs and items

@@ -16,7 +16,7 @@ import pandas as pd
 
 from kwct_ml import errors
 from kwct_ml.errors import DataError
-from kwct_ml.io.files import decode_bytes
+from kwct_ml.io.encoding import decode_bytes
 from kwct_ml.schema import STANCES, TASKS, TOPICS
 from kwct_ml.text.segment import segment
 
