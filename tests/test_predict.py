@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from kwct_ml.cli import predict
+from kwct_ml.inference import batch
 from kwct_ml.inference.tagger import SENTENCE_COLUMNS, summary_columns
+from kwct_ml.io import tables
 from kwct_ml.schema import STANCES, TOPICS
 from kwct_ml.text.segment import segment
 
@@ -239,7 +241,7 @@ def test_jobs_two_gives_identical_output(run, raw, tmp_path, repo_dir, monkeypat
     for i in range(3):  # more files than one work item holds
         for path in originals:
             shutil.copy(path, raw / f"x{i}_{path.name}")
-    monkeypatch.setattr(predict, "SENTENCE_ROWS_PER_ITEM", 16)
+    monkeypatch.setattr(batch, "SENTENCE_ROWS_PER_ITEM", 16)
     table = repo_dir / "data" / "labels" / "sentences.csv"
     outputs = []
     for jobs in (1, 2):
@@ -417,7 +419,7 @@ def test_summary_title_falls_back_to_first_sentence_and_table_title(run, raw, tm
 # --------------------------------------------------------------------------- interruption and resume
 
 def _interrupt_after(monkeypatch, n_items: int) -> None:
-    real = predict._process
+    real = batch.process
     calls = {"n": 0}
 
     def flaky(item):
@@ -426,7 +428,7 @@ def _interrupt_after(monkeypatch, n_items: int) -> None:
             raise KeyboardInterrupt
         return real(item)
 
-    monkeypatch.setattr(predict, "_process", flaky)
+    monkeypatch.setattr(batch, "process", flaky)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
@@ -478,10 +480,10 @@ def test_resume_refuses_other_options_and_finishes_quietly_when_complete(run, ra
 def test_read_rows_round_trips_the_formatter(tmp_path):
     rows = [{"a": "x,\"y\"\n", "b": 1.5, "c": True, "d": [["n", 0.1]], "e": None}]
     for fmt in ("csv", "tsv", "jsonl"):
-        formatter = predict.RowFormatter(fmt, list(rows[0]))
+        formatter = tables.RowFormatter(fmt, list(rows[0]))
         path = tmp_path / f"r.{fmt}"
         path.write_bytes(formatter.header() + formatter.rows(rows))
-        back = list(predict.read_rows(path, fmt))
+        back = list(tables.read_rows(path, fmt))
         assert back[0]["a"] == rows[0]["a"]
         if fmt != "jsonl":
             assert back[0] == {"a": "x,\"y\"\n", "b": "1.5", "c": "true", "d": '[["n", 0.1]]', "e": ""}
