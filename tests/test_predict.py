@@ -120,6 +120,21 @@ def test_txt_sentence_unit_tags_each_line(run, tmp_path, arabic_sentences):
         assert text[int(row.start):int(row.end)] == row.text
 
 
+
+def test_unicode_line_separators_split_sentence_rows_as_they_split_articles(run, tmp_path, arabic_sentences):
+    # U+2028/U+2029 end a line for segment (str.splitlines' breaks); the sentence unit used to
+    # split on \r and \n only and tagged these three sentences as one row.
+    parts = [arabic_sentences["condemnation"], arabic_sentences["support"], arabic_sentences["solidarity"]]
+    src = tmp_path / "lines.txt"
+    src.write_text("\u2028".join(parts[:2]) + "\u2029" + parts[2] + "\n", encoding="utf-8")
+    rows = {}
+    for unit in ("sentence", "article"):
+        out = tmp_path / f"{unit}.csv"
+        assert run(src, "--unit", unit, "-o", out)[0] == 0
+        rows[unit] = read(out)[["sent_id", "start", "end", "text"]].values.tolist()
+    assert [row[3] for row in rows["sentence"]] == parts
+    assert rows["sentence"] == rows["article"]
+
 def test_csv_table_keeps_its_columns_first_and_renames_clashes(run, repo_dir, tmp_path):
     src = repo_dir / "data" / "labels" / "sentences.csv"
     out = tmp_path / "o.csv"

@@ -9,7 +9,6 @@ tagged, in a worker process) and ``Skipped`` (a record for the errors log).
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,7 @@ from kwct_ml.io.encoding import (
     open_text,
     read_text,
 )
-from kwct_ml.text.segment import Sentence
-
-_CONTENT = re.compile(r"\w")
-_LINE = re.compile(r"[^\r\n]+")
+from kwct_ml.text.segment import segment_lines
 
 
 @dataclass(frozen=True)
@@ -99,25 +95,12 @@ def error_record(exc: DataError, path: str | Path | None = None) -> dict:
             "error": exc.message, "fix": exc.fix}
 
 
-def _lines(text: str) -> list[Sentence]:
-    """Each non-blank line of ``text``, trimmed of white space, with offsets into ``text``."""
-    lines: list[Sentence] = []
-    for m in _LINE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if _CONTENT.search(text, start, end):
-            lines.append(Sentence(len(lines), start, end, text[start:end]))
-    return lines
-
-
 def line_documents(text: str, doc_id: str, path: str, numbered: bool) -> list[Document]:
-    """Each non-blank line of ``text`` as one sentence; ``numbered``: errors name its line."""
+    """Each non-blank line of ``text`` (``segment_lines``: the line breaks of ``segment``) as one
+    sentence; ``numbered``: errors about it name its line."""
     docs = []
     line, counted = 1, 0
-    for sentence in _lines(text):
+    for sentence in segment_lines(text):
         if numbered:
             line += text.count("\n", counted, sentence.start)
             counted = sentence.start

@@ -24,6 +24,7 @@ _TERMINATOR = re.compile(rf"(?<![{_MARKS}])[{_MARKS}]++[\"'\u00bb\u201d\u2019)\]
 # The word (letters, digits, Arabic marks) right before a dot; searched in a short window.
 _WORD_BEFORE = re.compile(rf"[\w{ARABIC_MARKS}]+$")
 _HAS_CONTENT = re.compile(r"[^\W_]")  # a letter or digit
+_WORD_CHAR = re.compile(r"\w")
 _LEADING_JUNK = f" \t\u00a0{BULLETS}*-\u2013\u2014"
 
 #: Words that end in a dot without ending a sentence (besides any single letter).
@@ -98,3 +99,17 @@ def segment(raw: str) -> list[Sentence]:
             sentences.append(Sentence(len(sentences), start, end, text))
     return sentences
 
+
+def segment_lines(raw: str) -> list[Sentence]:
+    """Each line of ``raw`` (same line breaks as ``segment``) as one sentence, trimmed of white
+    space; lines without a word character are dropped. The sentence unit of ``predict``."""
+    sentences: list[Sentence] = []
+    for line in _LINE.finditer(raw):
+        start, end = line.start(), line.end()
+        while start < end and raw[start].isspace():
+            start += 1
+        while end > start and raw[end - 1].isspace():
+            end -= 1
+        if _WORD_CHAR.search(raw, start, end):
+            sentences.append(Sentence(len(sentences), start, end, raw[start:end]))
+    return sentences
