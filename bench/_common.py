@@ -80,7 +80,7 @@ def machine() -> str:
 def record(section: str, columns: list[str], result: dict, note: str = "") -> None:
     """Print ``result`` as one JSON object and append a row to ``section``'s table."""
     print(json.dumps(result, ensure_ascii=False))
-    from kwct_ml.io.files import atomic_write_text
+    from kwct_ml.io.atomic import atomic_write_text
 
     date = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     cells = [f"`{command()}`", date] + [_cell(result.get(c)) for c in columns] + [note or ""]

@@ -26,7 +26,7 @@ from kwct_ml import errors
 from kwct_ml.config import TrainConfig, load_config
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, LABEL_FILES
 from kwct_ml.errors import ConfigError
-from kwct_ml.io.files import atomic_write_text
+from kwct_ml.io.atomic import atomic_write_text
 from kwct_ml.bundle.store import sha256_file
 from kwct_ml.schema import TASKS
 from kwct_ml.cli.train import train

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from kwct_ml.errors import DataError
-from kwct_ml.io.files import atomic_open, atomic_write_bytes, atomic_write_text, decode_bytes, read_text
+from kwct_ml.io.atomic import atomic_open, atomic_write_bytes, atomic_write_text
+from kwct_ml.io.encoding import decode_bytes, read_text
 
 from .conftest import CONDEMNATION, SUPPORT, TATWEEL
 

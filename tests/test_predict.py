@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from kwct_ml.cli import predict
+from kwct_ml.inference import batch
 from kwct_ml.inference.tagger import SENTENCE_COLUMNS, summary_columns
+from kwct_ml.io import tables
 from kwct_ml.schema import STANCES, TOPICS
 from kwct_ml.text.segment import segment
 
@@ -117,6 +119,21 @@ def test_txt_sentence_unit_tags_each_line(run, tmp_path, arabic_sentences):
     for row in df.itertuples():
         assert text[int(row.start):int(row.end)] == row.text
 
+
+
+def test_unicode_line_separators_split_sentence_rows_as_they_split_articles(run, tmp_path, arabic_sentences):
+    # U+2028/U+2029 end a line for segment (str.splitlines' breaks); the sentence unit used to
+    # split on \r and \n only and tagged these three sentences as one row.
+    parts = [arabic_sentences["condemnation"], arabic_sentences["support"], arabic_sentences["solidarity"]]
+    src = tmp_path / "lines.txt"
+    src.write_text("\u2028".join(parts[:2]) + "\u2029" + parts[2] + "\n", encoding="utf-8")
+    rows = {}
+    for unit in ("sentence", "article"):
+        out = tmp_path / f"{unit}.csv"
+        assert run(src, "--unit", unit, "-o", out)[0] == 0
+        rows[unit] = read(out)[["sent_id", "start", "end", "text"]].values.tolist()
+    assert [row[3] for row in rows["sentence"]] == parts
+    assert rows["sentence"] == rows["article"]
 
 def test_csv_table_keeps_its_columns_first_and_renames_clashes(run, repo_dir, tmp_path):
     src = repo_dir / "data" / "labels" / "sentences.csv"
@@ -239,7 +256,7 @@ def test_jobs_two_gives_identical_output(run, raw, tmp_path, repo_dir, monkeypat
     for i in range(3):  # more files than one work item holds
         for path in originals:
             shutil.copy(path, raw / f"x{i}_{path.name}")
-    monkeypatch.setattr(predict, "SENTENCE_ROWS_PER_ITEM", 16)
+    monkeypatch.setattr(batch, "SENTENCE_ROWS_PER_ITEM", 16)
     table = repo_dir / "data" / "labels" / "sentences.csv"
     outputs = []
     for jobs in (1, 2):
@@ -417,7 +434,7 @@ def test_summary_title_falls_back_to_first_sentence_and_table_title(run, raw, tm
 # --------------------------------------------------------------------------- interruption and resume
 
 def _interrupt_after(monkeypatch, n_items: int) -> None:
-    real = predict._process
+    real = batch.process
     calls = {"n": 0}
 
     def flaky(item):
@@ -426,7 +443,7 @@ def _interrupt_after(monkeypatch, n_items: int) -> None:
             raise KeyboardInterrupt
         return real(item)
 
-    monkeypatch.setattr(predict, "_process", flaky)
+    monkeypatch.setattr(batch, "process", flaky)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
@@ -478,10 +495,10 @@ def test_resume_refuses_other_options_and_finishes_quietly_when_complete(run, ra
 def test_read_rows_round_trips_the_formatter(tmp_path):
     rows = [{"a": "x,\"y\"\n", "b": 1.5, "c": True, "d": [["n", 0.1]], "e": None}]
     for fmt in ("csv", "tsv", "jsonl"):
-        formatter = predict.RowFormatter(fmt, list(rows[0]))
+        formatter = tables.RowFormatter(fmt, list(rows[0]))
         path = tmp_path / f"r.{fmt}"
         path.write_bytes(formatter.header() + formatter.rows(rows))
-        back = list(predict.read_rows(path, fmt))
+        back = list(tables.read_rows(path, fmt))
         assert back[0]["a"] == rows[0]["a"]
         if fmt != "jsonl":
             assert back[0] == {"a": "x,\"y\"\n", "b": "1.5", "c": "true", "d": '[["n", 0.1]]', "e": ""}

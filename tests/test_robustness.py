@@ -25,7 +25,7 @@ from kwct_ml.cli import dataset as dataset_cli
 from kwct_ml.cli import predict
 from kwct_ml.corpus import dataset
 from kwct_ml.errors import DataError
-from kwct_ml.io.files import read_text
+from kwct_ml.io.encoding import read_text
 from kwct_ml.labelling import sheet as labelling_sheet
 from kwct_ml.text.segment import segment
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kwct_ml.text.segment import Sentence, segment
+from kwct_ml.text.segment import Sentence, segment, segment_lines
 
 from .conftest import REPO, TATWEEL
 
@@ -29,6 +29,14 @@ def check_invariants(raw: str, sentences: list[Sentence]) -> None:
         assert previous_end <= s.start < s.end
         previous_end = s.end
 
+
+
+def test_segment_lines_breaks_lines_where_segment_does():
+    raw = LINE_BREAKS.join(f"  سطر رقم {i}  " for i in range(len(LINE_BREAKS) + 1)) + "\n \n---\n"
+    lines = segment_lines(raw)
+    assert [s.text for s in lines] == [f"سطر رقم {i}" for i in range(len(LINE_BREAKS) + 1)]
+    assert lines == segment(raw)[:len(lines)]
+    check_invariants(raw, lines)
 
 # --- lines ---------------------------------------------------------------------------------------
 

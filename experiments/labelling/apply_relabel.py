@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kwct_ml.io.files import atomic_write_text
+from kwct_ml.io.atomic import atomic_write_text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from kwct_ml.corpus.external import CORPORA, default_paths, read_corpus
 from kwct_ml.corpus.standoff import STANDOFF_COLUMNS, sentence_sha
-from kwct_ml.io.files import atomic_write_text
+from kwct_ml.io.atomic import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[2]
 TUNE = REPO / "experiments" / "tuneset"

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from kwct_ml.io.files import atomic_write_text
+from kwct_ml.io.atomic import atomic_write_text
 from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
 

@@ -29,7 +29,7 @@ from kwct_ml import __version__
 from kwct_ml.bundle.formats import FORMAT_VERSION, SUPPORTED, format_of, read_pipelines
 from kwct_ml.config import TEMPERATURE_RANGE, valid_context_weight, valid_temperature
 from kwct_ml.errors import ModelError
-from kwct_ml.io.files import atomic_write_text
+from kwct_ml.io.atomic import atomic_write_text
 from kwct_ml.pipeline.model import KwctModel
 
 DEFAULT_MODELS_DIR = Path("models")

@@ -14,7 +14,7 @@ import pandas as pd
 from kwct_ml.errors import DataError
 from kwct_ml.io import discover
 from kwct_ml.io.csv_rows import csv_rows
-from kwct_ml.io.files import decode_bytes
+from kwct_ml.io.encoding import decode_bytes
 from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
 

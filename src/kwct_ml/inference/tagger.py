@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kwct_ml.schema import BACKGROUND, STANCE_PRECEDENCE, STANCES, TOPIC_PRECEDENCE, TOPICS
-from kwct_ml.text.segment import segment
+from kwct_ml.text.segment import Sentence, segment
 
 #: Decimals kept in scores and explanation weights (the CLI writes exactly these values).
 SCORE_DECIMALS = 4
@@ -24,6 +24,22 @@ SENTENCE_COLUMNS = ("doc_id", "sent_id", "start", "end", "text", "topic", "topic
 #: Optional columns: ``uncertain`` with a confidence threshold, ``*_explain`` with explain > 0.
 UNCERTAIN_COLUMN = "uncertain"
 EXPLAIN_COLUMNS = ("topic_explain", "stance_explain")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence to tag: ``text`` is ``document[start:end]`` of the document ``doc_id``."""
+
+    doc_id: str
+    sent_id: int
+    start: int
+    end: int
+    text: str
+
+    @classmethod
+    def of(cls, doc_id: str, sentence: Sentence) -> Span:
+        """The span of a ``sentence`` segmented from the document ``doc_id``."""
+        return cls(doc_id, sentence.sent_id, sentence.start, sentence.end, sentence.text)
 
 
 @dataclass(frozen=True)
@@ -197,16 +213,16 @@ class Tagger:
         model, manifest = load_model(path)
         return cls(model, manifest, path)
 
-    def tag_spans(self, spans: Sequence[tuple[str, int, int, int, str]], explain: int = 0,
-                  min_confidence: float | None = None, groups: Sequence | None = None) -> list[SentenceTag]:
-        """Tag ``(doc_id, sent_id, start, end, text)`` spans in one model call per task.
+    def tag_spans(self, spans: Sequence[Span], explain: int = 0, min_confidence: float | None = None,
+                  groups: Sequence | None = None) -> list[SentenceTag]:
+        """Tag ``spans`` in one model call per task.
 
         ``groups`` gives the article of each span when whole articles are tagged (the model's
         article context, if it has one, then applies); None tags every span on its own.
         """
         if not spans:
             return []
-        texts = [span[4] for span in spans]
+        texts = [span.text for span in spans]
         topics, topic_scores = self.model.predict("topic", texts, groups)
         stances, stance_scores = self.model.predict("stance", texts, groups)
         topic_expl = stance_expl = None
@@ -214,10 +230,11 @@ class Tagger:
             topic_expl = self.model.explain("topic", texts, explain, groups)
             stance_expl = self.model.explain("stance", texts, explain, groups)
         tags = []
-        for i, (doc_id, sent_id, start, end, text) in enumerate(spans):
+        for i, span in enumerate(spans):
             ts, ss = _round(topic_scores[i]), _round(stance_scores[i])
             tags.append(SentenceTag(
-                doc_id=doc_id, sent_id=int(sent_id), start=int(start), end=int(end), text=text,
+                doc_id=span.doc_id, sent_id=int(span.sent_id), start=int(span.start), end=int(span.end),
+                text=span.text,
                 topic=str(topics[i]), topic_score=ts, stance=str(stances[i]), stance_score=ss,
                 uncertain=None if min_confidence is None else bool(ts < min_confidence
                                                                    or ss < min_confidence),
@@ -230,13 +247,13 @@ class Tagger:
     def tag_sentences(self, texts: Iterable[str], doc_id: str = "", explain: int = 0,
                       min_confidence: float | None = None) -> list[SentenceTag]:
         """Tag each text as one sentence, as it is; ``sent_id`` is its index, start/end 0/len."""
-        spans = [(doc_id, i, 0, len(text), text) for i, text in enumerate(texts)]
+        spans = [Span(doc_id, i, 0, len(text), text) for i, text in enumerate(texts)]
         return self.tag_spans(spans, explain, min_confidence)
 
     def tag_article(self, text: str, doc_id: str = "", explain: int = 0,
                     min_confidence: float | None = None) -> list[SentenceTag]:
         """Split ``text`` into sentences (``segment``) and tag each; offsets index ``text``."""
-        spans = [(doc_id, s.sent_id, s.start, s.end, s.text) for s in segment(text)]
+        spans = [Span.of(doc_id, s) for s in segment(text)]
         return self.tag_spans(spans, explain, min_confidence, groups=[0] * len(spans))
 
     def summarise(self, tags: Iterable[SentenceTag],

@@ -6,7 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from kwct_ml.io.files import atomic_write_bytes, stage_bytes
+from kwct_ml.io.atomic import atomic_write_bytes, stage_bytes
 
 # os.replace, looked up through this name so a test can make a commit fail midway.
 _replace = os.replace

@@ -18,7 +18,7 @@ from kwct_ml.corpus import dataset
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, SENTENCE_COLUMNS, Problem
 from kwct_ml.errors import ConfigError, DataError
 from kwct_ml.io.csv_rows import csv_rows
-from kwct_ml.io.files import read_text
+from kwct_ml.io.encoding import read_text
 from kwct_ml.io.transaction import Transaction
 from kwct_ml.labelling.sheet import SAFE_ID, int_or_none, read_sheet, squash
 from kwct_ml.schema import TASKS

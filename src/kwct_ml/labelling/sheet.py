@@ -17,8 +17,9 @@ import numpy as np
 from kwct_ml.corpus import dataset
 from kwct_ml.errors import ConfigError, DataError
 from kwct_ml.io import discover
+from kwct_ml.io.atomic import atomic_open
 from kwct_ml.io.csv_rows import csv_rows
-from kwct_ml.io.files import atomic_open, read_text
+from kwct_ml.io.encoding import read_text
 from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kwct_ml.io.files import atomic_write_bytes, atomic_write_text
+from kwct_ml.io.atomic import atomic_write_bytes, atomic_write_text
 from kwct_ml.pipeline.model import KwctModel
 
 ARABIC_FONTS = ("DejaVu Sans", "Noto Sans Arabic", "Noto Naskh Arabic", "Amiri", "Arial")

@@ -11,10 +11,12 @@ import unicodedata
 
 import numpy as np
 
+from kwct_ml.text.charsets import ARABIC_MARKS
+
 # Harakat, tanween, shadda, sukun (064B-0652), maddah/hamza marks (0653-065F), superscript
 # alef (0670), honorific signs (0610-061A) and Quranic annotation marks (06D6-06ED and the
 # Arabic Extended-A/B marks 0898-089F, 08CA-08FF except the format character 08E2).
-_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
+_DIACRITICS = re.compile(f"[{ARABIC_MARKS}\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
                          "\u0898-\u089f\u08ca-\u08e1\u08e3-\u08ff]")
 _TATWEEL = "\u0640"
 _ALEF = str.maketrans({"\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627"})

@@ -13,16 +13,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Line breaks are exactly those of str.splitlines (incl. the \x1c-\x1e separators).
-_LINE = re.compile(r"[^\n\r\u2028\u2029\u0085\x0b\x0c\x1c\x1d\x1e]+")
-_BULLET = re.compile("[\u2022\u25cf\u25aa\u25e6\u2023\u2043\u25a0\u25a1\u2219]")
+from kwct_ml.text.charsets import ARABIC_MARKS, BULLETS, LINE_BREAKS
+
+# A line: a run of characters between line breaks (those of str.splitlines).
+_LINE = re.compile(f"[^{LINE_BREAKS}]+")
+_BULLET = re.compile(f"[{BULLETS}]")
 # Possessive runs that start at the run's first mark keep long runs of dots linear.
 _MARKS = r".!?\u061f\u061b\u2026\u06d4"
 _TERMINATOR = re.compile(rf"(?<![{_MARKS}])[{_MARKS}]++[\"'\u00bb\u201d\u2019)\]}}\u201c]*+(?=\s|$)")
 # The word (letters, digits, Arabic marks) right before a dot; searched in a short window.
-_WORD_BEFORE = re.compile(r"[\w\u0610-\u061a\u064b-\u065f\u0670]+$")
+_WORD_BEFORE = re.compile(rf"[\w{ARABIC_MARKS}]+$")
 _HAS_CONTENT = re.compile(r"[^\W_]")  # a letter or digit
-_LEADING_JUNK = " \t\u00a0\u2022\u25cf\u25aa\u25e6\u2023\u2043\u25a0\u25a1\u2219*-\u2013\u2014"
+_WORD_CHAR = re.compile(r"\w")
+_LEADING_JUNK = f" \t\u00a0{BULLETS}*-\u2013\u2014"
 
 #: Words that end in a dot without ending a sentence (besides any single letter).
 ABBREVIATIONS = frozenset({
@@ -31,7 +34,7 @@ ABBREVIATIONS = frozenset({
 })
 
 
-_MARK = re.compile("[\u0610-\u061a\u064b-\u065f\u0670]")
+_MARK = re.compile(f"[{ARABIC_MARKS}]")
 _WINDOW = 2 * max(map(len, ABBREVIATIONS)) + 8  # room for an abbreviation written with marks
 
 
@@ -94,4 +97,19 @@ def segment(raw: str) -> list[Sentence]:
         text = raw[start:end]
         if end > start and _HAS_CONTENT.search(text):
             sentences.append(Sentence(len(sentences), start, end, text))
+    return sentences
+
+
+def segment_lines(raw: str) -> list[Sentence]:
+    """Each line of ``raw`` (same line breaks as ``segment``) as one sentence, trimmed of white
+    space; lines without a word character are dropped. The sentence unit of ``predict``."""
+    sentences: list[Sentence] = []
+    for line in _LINE.finditer(raw):
+        start, end = line.start(), line.end()
+        while start < end and raw[start].isspace():
+            start += 1
+        while end > start and raw[end - 1].isspace():
+            end -= 1
+        if _WORD_CHAR.search(raw, start, end):
+            sentences.append(Sentence(len(sentences), start, end, raw[start:end]))
     return sentences

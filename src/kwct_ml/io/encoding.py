@@ -1,18 +1,20 @@
-"""Reading text files in the encodings Arabic users meet, and atomic writes."""
+"""Decoding text in the encodings Arabic users meet: BOM, else UTF-8, else Windows-1256.
+
+One rule for whole files (``read_text``/``decode_bytes``) and for streamed tables
+(``sniff_encoding``/``open_text``, which judge the codec from a file's first bytes); binary data
+and HTML pages are refused with a ``DataError`` naming the file and line.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
 import re
-import stat
-import tempfile
 from pathlib import Path
 
 from kwct_ml.errors import DataError
 
-_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+#: Byte-order marks and the codec each announces (checked in this order).
+BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 _ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3]")
 _WORD = re.compile(r"[^\W\d_]+")
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
@@ -62,7 +64,7 @@ def decode_bytes(data: bytes, path: str | Path = "<input>", encoding: str | None
         except UnicodeDecodeError as exc:
             raise DataError(f"not valid {encoding} at byte {exc.start}", path,
                             _line_of(data, exc.start), fix="check --encoding") from None
-    for bom, codec in _BOMS:
+    for bom, codec in BOMS:
         if data.startswith(bom):
             try:
                 return _check_binary(data.decode(codec), path)
@@ -130,65 +132,39 @@ def check_not_html(text: str, path: str | Path = "<input>", line_offset: int = 0
     return text
 
 
-def _target_mode(path: Path) -> int:
-    """Permission bits for a replacement of ``path``: the old file's, else 0666 minus the umask."""
+#: Bytes read to judge a streamed file's encoding.
+SNIFF_BYTES = 1 << 16
+
+
+def sniff_encoding(head: bytes, path: str | Path = "<input>", encoding: str | None = None) -> str:
+    """The codec to stream a file with, judged from its first bytes as ``decode_bytes`` would.
+
+    Raises ``DataError`` when the head is binary or in no supported encoding; a bad byte later
+    in the file surfaces as ``UnicodeDecodeError`` while reading.
+    """
+    if encoding:
+        decode_bytes(b"", path, encoding)  # validates the codec name
+        return encoding
+    for bom, codec in BOMS:
+        if head.startswith(bom):
+            decode_bytes(head[: len(head) - len(head) % 2] if codec == "utf-16" else head, path)
+            return codec
+    if len(head) >= SNIFF_BYTES and b"\n" in head:  # do not judge a character cut in two
+        head = head[: head.rfind(b"\n") + 1]
+    decode_bytes(head, path)  # raises DataError for binary or undecodable text
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1256"
+    return "utf-8"
 
 
-def temp_beside(path: Path) -> Path:
-    """An empty temp file beside ``path`` with the mode ``path`` will have (old file's, else umask)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, _target_mode(path))  # mkstemp makes 0600; a plain open() would respect the umask
-    return Path(tmp)
-
-
-def stage_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` durably to a temp file beside ``path`` (to be renamed over it later)."""
-    tmp = temp_beside(path)
+def open_text(path: str | Path, encoding: str | None = None):
+    """Open ``path`` for streaming text reads (``newline=''``, for csv) in its sniffed encoding."""
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-@contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", **kwargs):
-    """Open a temp file beside ``path``; on success it replaces ``path``, on error it vanishes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_beside(path)
-    try:
-        kw = {} if "b" in mode else {"encoding": encoding, **kwargs}
-        with open(tmp, mode, **kw) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` atomically (temp file + rename)."""
-    with atomic_open(path, "w", encoding=encoding, newline="") as handle:
-        handle.write(text)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + rename)."""
-    with atomic_open(path, "wb") as handle:
-        handle.write(data)
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+        codec = sniff_encoding(head, path, encoding)
+        return open(path, encoding=codec, newline="")
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror}", path) from None

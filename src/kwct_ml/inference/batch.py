@@ -1,0 +1,170 @@
+"""Tagging many documents: cut sources into work items, tag them in worker processes, in order.
+
+Work items have fixed sizes (not derived from ``--jobs``), so every ``--jobs`` value cuts the same
+items and a checkpoint's item count means the same thing when a run is resumed.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from kwct_ml.errors import DataError
+from kwct_ml.inference.tagger import Span, Tagger
+from kwct_ml.io.sources import Document, ReadOptions, Skipped, Source, TextFile, error_record
+from kwct_ml.text.segment import segment
+
+FILES_PER_ITEM = 8
+ARTICLE_ROWS_PER_ITEM = 8
+SENTENCE_ROWS_PER_ITEM = 256
+#: Longer "sentences" are not prose (a file without line breaks or stops); they are logged, not
+#: tagged, since character n-grams of megabytes of text take gigabytes of memory.
+MAX_SENTENCE_CHARS = 20_000
+LONG_HINT = "check that the input is prose; split very long lines"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What workers need to turn an item into rows (picklable)."""
+
+    encoding: str | None
+    explain: int
+    min_confidence: float | None
+
+
+@dataclass
+class WorkItem:
+    """Documents (or .txt files to read) tagged together, and errors met while reading them."""
+
+    unit: str  # "article": whole articles, tagged with the model's article context
+    entries: list[Document | TextFile] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+
+def work_items(sources: list[Source], opts: ReadOptions) -> Iterator[WorkItem]:
+    """Cut the sources into work items, in input order (deterministic for --resume)."""
+    files: WorkItem | None = None  # consecutive worker-read files share items
+    for source in sources:
+        reader = source.reader
+        unit = opts.unit or reader.default_unit
+        if reader.in_worker:
+            for entry in reader.read(source, opts):
+                if files is None:
+                    files = WorkItem(unit)
+                files.entries.append(entry)
+                if len(files.entries) == FILES_PER_ITEM:
+                    yield files
+                    files = None
+            continue
+        if files is not None:
+            yield files
+            files = None
+        yield from _chunks(reader.read(source, opts), unit)
+    if files is not None:
+        yield files
+
+
+def _chunks(entries: Iterator, unit: str) -> Iterator[WorkItem]:
+    size = SENTENCE_ROWS_PER_ITEM if unit == "sentence" else ARTICLE_ROWS_PER_ITEM
+    item = WorkItem(unit)
+    for entry in entries:
+        if isinstance(entry, Skipped):
+            item.errors.append(entry.record)
+        else:
+            item.entries.append(entry)
+        if len(item.entries) == size:
+            yield item
+            item = WorkItem(unit)
+    if item.entries or item.errors:
+        yield item
+
+
+# --------------------------------------------------------------------------- tagging (workers)
+
+_WORKER: dict = {}
+
+
+def init_worker(tagger: Tagger, opts: Options, in_child: bool = True) -> None:
+    _WORKER["tagger"], _WORKER["opts"] = tagger, opts
+    if in_child:  # the parent handles Ctrl-C / SIGTERM and tells the pool to stop
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _spans(doc: Document) -> list[Span]:
+    if doc.sent_id is not None:
+        return [Span(doc.doc_id, doc.sent_id, doc.offset, doc.offset + len(doc.text), doc.text)]
+    return [Span.of(doc.doc_id, s) for s in segment(doc.text)]
+
+
+def process(item: WorkItem) -> tuple[list[dict], list[dict]]:
+    """Turn one work item into (output rows, error records)."""
+    tagger: Tagger = _WORKER["tagger"]
+    opts: Options = _WORKER["opts"]
+    spans: list[Span] = []
+    owners: list[dict] = []  # own table columns of each span
+    groups: list[int] = []  # the article (file or table row) of each span, for article context
+    errs = list(item.errors)
+    for k, entry in enumerate(item.entries):
+        if isinstance(entry, TextFile):
+            try:
+                docs = entry.documents(item.unit, opts.encoding)
+            except DataError as exc:
+                errs.append(error_record(exc, entry.path))
+                continue
+        else:
+            docs = [entry]
+        for doc in docs:
+            new = _drop_long(_spans(doc), doc, errs)
+            spans += new
+            groups += [k] * len(new)
+            if doc.text_column and len(new) > 1:
+                owners += [doc.columns] + [{**doc.columns, doc.text_column: ""}] * (len(new) - 1)
+            else:
+                owners += [doc.columns] * len(new)
+    # whole articles (article unit) use the model's article context; sentence rows stand alone
+    tags = tagger.tag_spans(spans, opts.explain, opts.min_confidence,
+                            groups=groups if item.unit == "article" else None)
+    rows = [{**own, **tag.as_row()} if own else tag.as_row() for own, tag in zip(owners, tags,
+                                                                               strict=True)]
+    return rows, errs
+
+
+def _drop_long(spans: list[Span], doc: Document, errs: list[dict]) -> list[Span]:
+    """``spans`` without those longer than MAX_SENTENCE_CHARS, each of which is logged in ``errs``."""
+    if all(len(span.text) <= MAX_SENTENCE_CHARS for span in spans):
+        return spans
+    kept = []
+    for span in spans:
+        if len(span.text) <= MAX_SENTENCE_CHARS:
+            kept.append(span)
+        else:
+            errs.append({"input": str(doc.path), "line": doc.line_of(span.start),
+                         "fix": LONG_HINT,
+                         "error": f"sentence {span.sent_id} of {span.doc_id} is {len(span.text):,} "
+                                  f"characters long (over {MAX_SENTENCE_CHARS:,}); not tagged"})
+    return kept
+
+
+def ordered_results(items: Iterator[WorkItem], jobs: int, tagger: Tagger, opts: Options) -> Iterator:
+    """Results of ``process`` in item order; with jobs > 1 at most 2*jobs items in flight."""
+    if jobs == 1:
+        init_worker(tagger, opts, in_child=False)
+        for item in items:
+            yield process(item)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(jobs, initializer=init_worker, initargs=(tagger, opts))
+    window: deque = deque()
+    try:
+        for item in items:
+            window.append(pool.submit(process, item))
+            if len(window) >= 2 * jobs:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+    finally:
+        pool.shutdown(wait=not window, cancel_futures=True)

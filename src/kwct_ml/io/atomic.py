@@ -1,0 +1,73 @@
+"""Atomic writes: a temp file beside the target, renamed over it, with the old file's mode."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+
+def _target_mode(path: Path) -> int:
+    """Permission bits for a replacement of ``path``: the old file's, else 0666 minus the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def temp_beside(path: Path) -> Path:
+    """An empty temp file beside ``path`` with the mode ``path`` will have (old file's, else umask)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, _target_mode(path))  # mkstemp makes 0600; a plain open() would respect the umask
+    return Path(tmp)
+
+
+def stage_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` durably to a temp file beside ``path`` (to be renamed over it later)."""
+    tmp = temp_beside(path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", **kwargs):
+    """Open a temp file beside ``path``; on success it replaces ``path``, on error it vanishes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_beside(path)
+    try:
+        kw = {} if "b" in mode else {"encoding": encoding, **kwargs}
+        with open(tmp, mode, **kw) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (temp file + rename)."""
+    with atomic_open(path, "w", encoding=encoding, newline="") as handle:
+        handle.write(text)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file + rename)."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)

@@ -1,0 +1,348 @@
+"""Inputs of ``predict``: which reader handles each INPUT, and the documents it yields.
+
+``READERS`` maps a suffix (``-`` is standard input) to its reader; adding an input format is one
+reader class and one entry. A directory stands for the files inside it, recursively, whose reader
+reads folders (``.txt``). Readers yield ``Document`` (text in hand), ``TextFile`` (read where it is
+tagged, in a worker process) and ``Skipped`` (a record for the errors log).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kwct_ml.errors import DataError
+from kwct_ml.io import tables
+from kwct_ml.io.encoding import (
+    ENCODING_HINT,
+    HTML_HINT,
+    check_not_html,
+    decode_bytes,
+    html_evidence,
+    open_text,
+    read_text,
+)
+from kwct_ml.text.segment import segment_lines
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read inputs (the reading options of ``predict``)."""
+
+    unit: str | None  # "article", "sentence", or None for each reader's default
+    text_column: str
+    id_column: str | None
+    encoding: str | None
+    #: Result columns: an own table column with one of these names is renamed ``input_NAME``.
+    reserved: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Document:
+    """One text to tag: an article to segment (``sent_id`` None) or one sentence as it is.
+
+    A sentence starts at ``offset`` in its source. ``columns`` are a table row's own columns
+    (output names); ``text_column`` names the article text among them, written on sentence 0 only.
+    ``line`` is the table row's line, where errors about the document are logged.
+    """
+
+    doc_id: str
+    text: str
+    path: str = "<stdin>"
+    line: int | None = None
+    sent_id: int | None = None
+    offset: int = 0
+    columns: dict = field(default_factory=dict)
+    text_column: str | None = None
+
+    def line_of(self, start: int) -> int | None:
+        """The line to log a problem with the sentence starting at ``start`` (of ``text``) at."""
+        if self.line is not None:
+            return self.line
+        return self.text.count("\n", 0, start) + 1 if self.sent_id is None else None
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """A .txt article, read and decoded where it is tagged (in a worker process)."""
+
+    path: str
+    doc_id: str
+
+    def documents(self, unit: str, encoding: str | None = None) -> list[Document]:
+        """The article, or with unit ``sentence`` each non-blank line; ``DataError`` if unreadable."""
+        text = read_text(self.path, encoding)
+        if unit == "sentence":
+            return line_documents(text, self.doc_id, self.path, numbered=True)
+        return [Document(self.doc_id, text, self.path)]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input or table row that is not tagged: its record for the errors log."""
+
+    record: dict
+
+
+Entry = Document | TextFile | Skipped
+
+
+def error_record(exc: DataError, path: str | Path | None = None) -> dict:
+    """The errors-log record of ``exc`` (``path`` when the error names none)."""
+    return {"input": str(exc.path if exc.path is not None else path), "line": exc.line,
+            "error": exc.message, "fix": exc.fix}
+
+
+def line_documents(text: str, doc_id: str, path: str, numbered: bool) -> list[Document]:
+    """Each non-blank line of ``text`` (``segment_lines``: the line breaks of ``segment``) as one
+    sentence; ``numbered``: errors about it name its line."""
+    docs = []
+    line, counted = 1, 0
+    for sentence in segment_lines(text):
+        if numbered:
+            line += text.count("\n", counted, sentence.start)
+            counted = sentence.start
+        docs.append(Document(doc_id, sentence.text, path, line if numbered else None,
+                             sentence.sent_id, sentence.start))
+    return docs
+
+
+# --------------------------------------------------------------------------- readers
+
+@dataclass(frozen=True)
+class Source:
+    """One input to read with ``reader``: a file, standard input, or an input refused early."""
+
+    reader: Reader
+    path: str = ""
+    doc_id: str = ""
+    error: dict | None = None
+    stream: object = field(default=None, compare=False)  # standard input (bytes)
+
+    @property
+    def kind(self) -> str:
+        return self.reader.kind
+
+    @property
+    def is_file(self) -> bool:
+        return self.reader.kind in ("txt", "table")
+
+
+class Reader:
+    """Reads one kind of input into entries; ``default_unit`` applies without ``--unit``."""
+
+    kind = ""
+    default_unit = "article"
+    from_folders = False  # a directory INPUT includes these files
+    in_worker = False  # entries are TextFile, read in the worker
+
+    def columns(self, source: Source, opts: ReadOptions) -> list[str]:
+        """Own columns this input adds to the output (before any other row is read)."""
+        return []
+
+    def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
+        raise NotImplementedError
+
+
+class TextReader(Reader):
+    """``.txt``: one article per file (``--unit sentence``: one sentence per non-blank line)."""
+
+    kind = "txt"
+    from_folders = True
+    in_worker = True
+
+    def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
+        yield TextFile(source.path, source.doc_id)
+
+
+class StdinReader(Reader):
+    """``-``: one article read from standard input (``--unit sentence``: one per line)."""
+
+    kind = "stdin"
+
+    def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
+        data = source.stream.read()
+        try:
+            text = decode_bytes(data, "<stdin>", opts.encoding)
+            if not text.strip():
+                raise DataError("is empty", "<stdin>", fix="pipe some text in")
+            check_not_html(text, "<stdin>")
+        except DataError as exc:
+            yield Skipped(error_record(exc))
+            return
+        if (opts.unit or self.default_unit) == "sentence":
+            yield from line_documents(text, "stdin", "<stdin>", numbered=False)
+        else:
+            yield Document("stdin", text)
+
+
+class TableReader(Reader):
+    """``.csv``/``.tsv``/``.jsonl``: each row's text column is one sentence (``--unit article``:
+    one article); the row's own columns are kept in the output."""
+
+    kind = "table"
+    default_unit = "sentence"
+
+    def __init__(self, fmt: str):
+        self.fmt = fmt
+
+    def columns(self, source: Source, opts: ReadOptions) -> list[str]:
+        header = tables.header(source.path, self.fmt, opts.encoding) or []
+        return list(_renamed(header, opts.reserved).values())
+
+    def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
+        path = source.path
+        unit = opts.unit or self.default_unit
+        stem = Path(path).stem
+        handle = None
+        line = 0
+        try:
+            handle = open_text(path, opts.encoding)
+            mapping: dict[str, str] | None = None
+            id_col = None
+            index = 0
+            for line, record in tables.records(handle, path, self.fmt):
+                if isinstance(record, DataError):
+                    yield Skipped(error_record(record))
+                    continue
+                if mapping is None:  # first record: check the columns once
+                    if opts.text_column not in record:
+                        raise DataError(f"no text column {opts.text_column!r} (columns: "
+                                        f"{', '.join(map(str, record))})", path,
+                                        line if self.fmt == "jsonl" else 1, fix="pass --text-column NAME")
+                    if opts.id_column and opts.id_column not in record:
+                        raise DataError(f"no id column {opts.id_column!r}", path, line,
+                                        fix="pass --id-column NAME or leave it out")
+                    id_col = opts.id_column or ("doc_id" if "doc_id" in record else None)
+                    mapping = _renamed(list(record), opts.reserved)
+                text = record.get(opts.text_column)
+                if text is None or (isinstance(text, str) and not text.strip()):
+                    yield Skipped({"input": path, "line": line, "fix": None,
+                                   "error": f"empty or missing {opts.text_column!r}; row skipped"})
+                    index += 1
+                    continue
+                text = text if isinstance(text, str) else str(text)
+                if html_evidence(text):
+                    yield Skipped({"input": path, "line": line, "fix": HTML_HINT,
+                                   "error": f"{opts.text_column!r} looks like an HTML page, not plain "
+                                            "text; row skipped"})
+                    index += 1
+                    continue
+                cols = {mapping.get(k, k): v for k, v in record.items()}
+                own_id = record.get(id_col) if id_col else None
+                own_id = "" if own_id is None else str(own_id)
+                if unit == "sentence":
+                    yield Document(own_id or stem, text, path, line, sent_id=index, columns=cols)
+                else:
+                    # the whole article is not repeated on every sentence row: that is quadratic
+                    yield Document(own_id or f"{stem}:{index}", text, path, line, columns=cols,
+                                   text_column=mapping[opts.text_column])
+                index += 1
+        except DataError as exc:
+            yield Skipped(error_record(exc, path))
+        except UnicodeDecodeError as exc:
+            yield Skipped({"input": path, "line": line + 1 if line else None, "fix": ENCODING_HINT,
+                           "error": f"undecodable bytes ({exc.reason}); rest of the table skipped"})
+        except csv.Error as exc:
+            yield Skipped({"input": path, "line": line or None, "fix": None,
+                           "error": f"malformed CSV ({exc}); rest of the table skipped"})
+        except OSError as exc:
+            yield Skipped({"input": path, "line": None, "fix": None, "error": f"cannot read: {exc.strerror}"})
+        finally:
+            if handle is not None:
+                handle.close()
+
+
+class _Refused(Reader):
+    """An INPUT refused while discovering (missing, unsupported, empty folder)."""
+
+    kind = "error"
+
+    def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
+        yield Skipped(source.error)
+
+
+#: Suffix (lower case) -> reader; ``-`` is standard input.
+READERS: dict[str, Reader] = {
+    ".txt": TextReader(),
+    ".csv": TableReader("csv"),
+    ".tsv": TableReader("tsv"),
+    ".jsonl": TableReader("jsonl"),
+    "-": StdinReader(),
+}
+_REFUSED = _Refused()
+
+
+def _renamed(columns: list[str], reserved: set[str] | frozenset[str]) -> dict[str, str]:
+    """Own column -> output name; a name that clashes with a reserved column gets ``input_``."""
+    taken = set(columns) | set(reserved)
+    mapping = {}
+    for col in columns:
+        new = col
+        while new in reserved or (new != col and new in taken):
+            new = f"input_{new}"
+        mapping[col] = new
+        taken.add(new)
+    return mapping
+
+
+# --------------------------------------------------------------------------- discovery
+
+def _refused(arg: str, error: str, fix: str | None) -> Source:
+    return Source(_REFUSED, arg, error={"input": arg, "line": None, "error": error, "fix": fix})
+
+
+def discover(inputs: list[str], stdin=None) -> tuple[list[Source], dict[str, str]]:
+    """Expand INPUT arguments into sources (directories recursively) and known titles.
+
+    A .txt file's doc_id is its stem, or its path relative to the directory INPUT without the
+    suffix; titles come from an ``articles.csv`` beside the files.
+    """
+    sources: list[Source] = []
+    titles: dict[str, str] = {}
+    title_cache: dict[Path, dict[str, str]] = {}
+    in_folders = [suffix for suffix, reader in READERS.items() if reader.from_folders]
+    file_suffixes = ", ".join(s for s in READERS if s != "-")
+
+    def add_file(path: Path, doc_id: str) -> None:
+        reader = READERS[path.suffix.lower()]
+        sources.append(Source(reader, str(path), doc_id))
+        if reader.from_folders:
+            folder = path.parent
+            if folder not in title_cache:
+                title_cache[folder] = _read_titles(folder / "articles.csv")
+            title = title_cache[folder].get(path.stem)
+            if title:
+                titles[doc_id] = title
+
+    for arg in inputs:
+        path = Path(arg)
+        if arg == "-":
+            sources.append(Source(READERS["-"], "-", "stdin", stream=stdin))
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in in_folders and p.is_file())
+            if not files:
+                sources.append(_refused(arg, f"directory has no {'/'.join(in_folders)} files",
+                                        f"point at a folder of {'/'.join(in_folders)} articles"))
+            for file in files:
+                add_file(file, file.relative_to(path).with_suffix("").as_posix())
+        elif not path.exists():
+            sources.append(_refused(arg, "no such file or directory", None))
+        elif path.suffix.lower() in READERS:
+            add_file(path, path.stem)
+        else:
+            sources.append(_refused(arg, f"unsupported input type {path.suffix!r}",
+                                    f"pass {file_suffixes} files or a directory"))
+    return sources, titles
+
+
+def _read_titles(path: Path) -> dict[str, str]:
+    """doc_id -> title from an ``articles.csv`` beside the articles (optional metadata)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return {row["doc_id"]: row.get("title") or "" for row in csv.DictReader(handle)
+                    if row.get("doc_id")}
+    except (OSError, UnicodeDecodeError, KeyError, csv.Error):
+        return {}

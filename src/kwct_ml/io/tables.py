@@ -1,0 +1,152 @@
+"""CSV, TSV and JSON-lines tables: one reader of records and one writer of rows for all three.
+
+Reading is strict where silence would lose data (an unclosed CSV quote stops the table at its
+line); the writer's cells round-trip through ``read_rows``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from kwct_ml.errors import ConfigError, DataError
+from kwct_ml.io.encoding import open_text
+
+#: File suffix -> table format.
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}
+CSV_FIELD_LIMIT = 1 << 30  # the csv module's default (128 KB) is smaller than some articles
+
+
+def format_of(path: str, forced: str | None, what: str) -> str:
+    """The table format of output ``path`` (``-`` is standard output: CSV unless ``forced``)."""
+    if forced and path in ("-", ""):
+        return forced
+    suffix = Path(path).suffix.lower()
+    if suffix in FORMATS:
+        if forced and forced != FORMATS[suffix]:
+            raise ConfigError(f"--format {forced} contradicts {what} {path!r}")
+        return FORMATS[suffix]
+    if path in ("-", ""):
+        return "csv"
+    if forced:
+        return forced
+    raise ConfigError(f"{what} {path!r} has no known extension; use .csv, .tsv or .jsonl "
+                      "(or --format)")
+
+
+def _delimiter(fmt: str) -> str:
+    return "\t" if fmt == "tsv" else ","
+
+
+def records(handle, path: str, fmt: str) -> Iterator[tuple[int, dict | DataError]]:
+    """(line, record) of each record of an open table; a bad JSON line is a ``DataError`` item.
+
+    A whole-table problem (empty, malformed CSV) raises ``DataError`` with its line.
+    """
+    if fmt == "jsonl":
+        return _jsonl_records(handle, path)
+    return _csv_records(handle, path, _delimiter(fmt))
+
+
+def _csv_records(handle, path: str, delimiter: str):
+    """(line, record) of a CSV/TSV; a quoting error stops the table with its line (strict: an
+    unclosed quote would otherwise swallow every later row into one cell, silently)."""
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))  # whole articles in a cell
+    reader = csv.reader(handle, delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise DataError("is empty (no header row)", path, fix="remove it or add rows")
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            values = values + [""] * (len(header) - len(values))
+            yield reader.line_num, dict(zip(header, values, strict=False))
+    except csv.Error as exc:
+        raise DataError(f"malformed CSV ({exc}); rest of the table skipped", path, reader.line_num,
+                        fix="check the quotes up to this line, or save the table again from a "
+                            "spreadsheet") from None
+
+
+def _jsonl_records(handle, path: str):
+    seen = False
+    for number, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            yield number, DataError(f"not JSON ({exc.msg}); row skipped", path, number)
+            continue
+        if not isinstance(record, dict):
+            yield number, DataError("not a JSON object; row skipped", path, number)
+            continue
+        seen = True
+        yield number, record
+    if not seen:
+        raise DataError("has no JSON records", path, fix="remove it or add rows")
+
+
+def header(path: str, fmt: str, encoding: str | None = None) -> list[str] | None:
+    """A table's column names (CSV/TSV header, or keys of a JSONL file's first record); None
+    when unreadable (reading it for real reports why)."""
+    try:
+        with open_text(path, encoding) as handle:
+            if fmt == "jsonl":
+                for line in handle:
+                    if line.strip():
+                        record = json.loads(line)
+                        return list(record) if isinstance(record, dict) else None
+                return None
+            return next(csv.reader(handle, delimiter=_delimiter(fmt)), None)
+    except (DataError, OSError, UnicodeDecodeError, ValueError, csv.Error):
+        return None
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict | tuple):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+class RowFormatter:
+    """Formats rows as CSV/TSV (fixed header) or JSON lines; returns UTF-8 bytes."""
+
+    def __init__(self, fmt: str, columns: list[str]):
+        self.fmt, self.columns = fmt, columns
+
+    def header(self, bom: bool = False) -> bytes:
+        if self.fmt == "jsonl":
+            return b""
+        return ("\ufeff" if bom else "").encode() + self.rows([dict(zip(self.columns, self.columns,
+                                                                           strict=True))])
+
+    def rows(self, rows: list[dict]) -> bytes:
+        buf = io.StringIO()
+        if self.fmt == "jsonl":
+            for row in rows:
+                buf.write(json.dumps(row, ensure_ascii=False))
+                buf.write("\n")
+        else:
+            writer = csv.writer(buf, delimiter=_delimiter(self.fmt), lineterminator="\n")
+            for row in rows:
+                writer.writerow([_cell(row.get(col)) for col in self.columns])
+        return buf.getvalue().encode("utf-8")
+
+
+def read_rows(path: str | Path, fmt: str) -> Iterator[dict]:
+    """Read back rows written by ``RowFormatter`` (used to rebuild a summary on --resume)."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        if fmt == "jsonl":
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)
+        else:
+            yield from csv.DictReader(handle, delimiter=_delimiter(fmt))
