@@ -41,7 +41,9 @@ from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, LABEL_FILES, load_corpus, l
 from kwct_ml.errors import ConfigError, ModelError
 from kwct_ml.io.files import atomic_write_text
 from kwct_ml.schema import TASKS, labels_for
-from kwct_ml.training.cv import cross_validate, evaluate_external, fit_model, learning_curve, split_corpus
+from kwct_ml.training.cv import cross_validate, evaluate_external
+from kwct_ml.training.fit import fit_model, split_corpus
+from kwct_ml.training.learning_curve import learning_curve
 
 DEFAULT_RUNS_DIR = Path("experiments") / "runs"
 SELECTION = ("How settings were chosen: every hyper-parameter comes from the config file as written, "
