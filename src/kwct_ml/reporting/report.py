@@ -17,9 +17,9 @@ import pandas as pd
 
 from kwct_ml.io.files import atomic_write_bytes, atomic_write_text
 from kwct_ml.pipeline.model import KwctModel
+from kwct_ml.reporting.headline import headline_rows
 
 ARABIC_FONTS = ("DejaVu Sans", "Noto Sans Arabic", "Noto Naskh Arabic", "Amiri", "Arial")
-SYSTEM_NAMES = {"model": "model", "word_baseline": "word-unigram baseline", "majority": "majority baseline"}
 
 
 # --------------------------------------------------------------------------- matplotlib helpers
@@ -285,19 +285,6 @@ def _inline(text: str) -> str:
 
 # --------------------------------------------------------------------------- the report
 
-def _headline_rows(results: dict) -> list[list]:
-    rows = []
-    external = (results.get("eval_set") or {}).get("tasks", {})
-    for task, systems in results["cv"].items():
-        for system, m in systems.items():
-            row = [task, SYSTEM_NAMES[system], m["macro_f1"], m["accuracy"]]
-            if external:
-                e = external[task][system]
-                row += [e["macro_f1"], e["accuracy"]]
-            rows.append(row)
-    return rows
-
-
 def _per_class_rows(metrics: dict) -> list[list]:
     return [[c["label"], c["precision"], c["recall"], c["f1"], c["support"]] for c in metrics["per_class"]]
 
@@ -342,7 +329,7 @@ def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> _Doc
         doc.p(f"Eval set `{external['path']}` ({external['n']} sentences, {external['n_docs']} documents): "
               "scored once by the final model trained on all project data; it was never used for training "
               "or for choosing settings. Its majority baseline predicts the most frequent training label.")
-    doc.table(headers, _headline_rows(results))
+    doc.table(headers, headline_rows(results))
     doc.p(results["selection"])
 
     doc.h(2, "How to read this report")
