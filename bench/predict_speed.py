@@ -40,7 +40,7 @@ def find_model(model: str | None, workdir: Path, fast: bool = True) -> tuple[Pat
     from kwct_ml.bundle.store import save_model
     from kwct_ml.config import TrainConfig
     from kwct_ml.corpus.dataset import load_corpus
-    from kwct_ml.training.cv import fit_model
+    from kwct_ml.training.fit import fit_model
 
     config = TrainConfig(fast_vectorizer=fast)
     fitted = fit_model(load_corpus(REPO / "data"), config)

@@ -24,12 +24,13 @@ from pathlib import Path
 
 from kwct_ml import errors
 from kwct_ml.config import TrainConfig, load_config
-from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, LABEL_FILES
+from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR
 from kwct_ml.errors import ConfigError
 from kwct_ml.io.atomic import atomic_write_text
 from kwct_ml.bundle.store import sha256_file
+from kwct_ml.corpus.fingerprint import label_file_hashes
 from kwct_ml.schema import TASKS
-from kwct_ml.cli.train import train
+from kwct_ml.training.run import train
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -265,8 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         # every row sees the same data even if the label files change while the ablation runs
         data_dir = Path(scratch) / "data"
         shutil.copytree(args.data_dir, data_dir)
-        label_files = {f"labels/{n}": sha256_file(data_dir / "labels" / n)
-                       for n in LABEL_FILES if (data_dir / "labels" / n).is_file()}
+        label_files = label_file_hashes(data_dir)
         for index, (path, config) in enumerate(configs):
             command = _command(path, args.eval_set, args.data_dir)
             started = time.perf_counter()

@@ -19,7 +19,8 @@ from sklearn.metrics import f1_score
 from kwct_ml import errors
 from kwct_ml.config import TrainConfig
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, load_corpus, load_eval_set
-from kwct_ml.training.cv import fit_model, present_labels
+from kwct_ml.training.fit import fit_model
+from kwct_ml.training.metrics import present_labels
 from kwct_ml.schema import TASKS
 
 

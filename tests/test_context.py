@@ -16,6 +16,8 @@ from kwct_ml.inference.tagger import Tagger
 from kwct_ml.pipeline.model import KwctModel, article_context, build_pipeline
 from kwct_ml.text.segment import segment
 from kwct_ml.training import cv as evaluate
+from kwct_ml.training.fit import fit_model
+from kwct_ml.training.metrics import score
 
 
 def test_article_context_mixes_each_row_with_its_group_mean():
@@ -190,8 +192,8 @@ def _eval_scores(context_model, labelled, tmp_path, with_doc: bool) -> dict:
 def test_eval_sets_use_article_context_only_when_they_name_articles(context_model, labelled, tmp_path):
     texts, gold = labelled.text.tolist(), labelled.topic.tolist()
     groups = labelled.doc_id.tolist()
-    by_article = evaluate.score("topic", gold, context_model.predict("topic", texts, groups)[0])
-    alone = evaluate.score("topic", gold, context_model.predict("topic", texts)[0])
+    by_article = score("topic", gold, context_model.predict("topic", texts, groups)[0])
+    alone = score("topic", gold, context_model.predict("topic", texts)[0])
     assert by_article["macro_f1"] != alone["macro_f1"]
     assert _eval_scores(context_model, labelled, tmp_path, True)["macro_f1"] == by_article["macro_f1"]
     assert _eval_scores(context_model, labelled, tmp_path, False)["macro_f1"] == alone["macro_f1"]
@@ -246,7 +248,7 @@ def test_context_temperature_is_validated(key):
 def test_the_configured_temperature_reaches_the_model_and_its_evaluation(labelled):
     corpus = labelled.assign(source="seed")
     config = TrainConfig(ngram_max=3, topic_context=0.5, topic_context_temperature=0.6)
-    assert evaluate.fit_model(corpus, config).temperature == {"topic": 0.6}
+    assert fit_model(corpus, config).temperature == {"topic": 0.6}
     sharp, _ = evaluate.cross_validate(corpus, config, tasks=("topic",))
     flat, _ = evaluate.cross_validate(corpus, config.replace(topic_context_temperature=1.0), tasks=("topic",))
     assert sharp["topic"]["model"]["macro_f1"] == flat["topic"]["model"]["macro_f1"]

@@ -9,15 +9,11 @@ import pytest
 from kwct_ml.config import TrainConfig
 from kwct_ml.errors import DataError
 from kwct_ml.training import cv as evaluate
-from kwct_ml.training.cv import (
-    cross_validate,
-    evaluate_external,
-    expected_calibration_error,
-    fit_model,
-    learning_curve,
-    majority_label,
-    score,
-)
+from kwct_ml.training import fit
+from kwct_ml.training.cv import cross_validate, evaluate_external
+from kwct_ml.training.fit import fit_model
+from kwct_ml.training.learning_curve import learning_curve
+from kwct_ml.training.metrics import expected_calibration_error, majority_label, score
 
 FAST = TrainConfig(ngram_max=3, classifier="complement_nb", calibration="none", learning_curve_repeats=2)
 
@@ -104,8 +100,8 @@ def test_include_authored_false_drops_them(corpus, monkeypatch):
 
 
 def test_real_weight_weighs_real_sentences_only(corpus):
-    assert evaluate.sample_weights(corpus, FAST) == {}  # weight 1: plain fit, as before the option
-    weights = evaluate.sample_weights(corpus, FAST.replace(real_weight=4.0))["clf__sample_weight"]
+    assert fit.sample_weights(corpus, FAST) == {}  # weight 1: plain fit, as before the option
+    weights = fit.sample_weights(corpus, FAST.replace(real_weight=4.0))["clf__sample_weight"]
     assert (weights[corpus["source"].eq("authored").to_numpy()] == 1).all()
     assert (weights[~corpus["source"].eq("authored").to_numpy()] == 4).all()
     svc = TrainConfig(ngram_max=3, learning_curve=False)

@@ -372,7 +372,7 @@ def test_prepare_fill_merge_retrain_grows_the_corpus(tmp_path, articles, data_co
 
     from kwct_ml.bundle.store import save_model
     from kwct_ml.config import load_config
-    from kwct_ml.training.cv import fit_model
+    from kwct_ml.training.fit import fit_model
 
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "fast.toml"  # a cheap model: the test is about the workflow, not the scores

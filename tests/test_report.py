@@ -8,7 +8,7 @@ import pandas as pd
 
 from kwct_ml.cli import train
 from kwct_ml.config import TrainConfig
-from kwct_ml.reporting import report
+from kwct_ml.reporting import plots
 
 
 def test_full_report(tmp_path, small_data):
@@ -36,7 +36,7 @@ def test_full_report(tmp_path, small_data):
 
 def test_arabic_is_passed_raw_to_matplotlib_that_shapes_it():
     text = "الكويت تدين الهجوم"
-    if report._mpl_shapes_arabic():
-        assert report.arabic_for_plot(text) == text
+    if plots._mpl_shapes_arabic():
+        assert plots.arabic_for_plot(text) == text
     else:
-        assert report.arabic_for_plot(text) != text  # reshaped + visual order for old matplotlib
+        assert plots.arabic_for_plot(text) != text  # reshaped + visual order for old matplotlib

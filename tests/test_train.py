@@ -12,6 +12,8 @@ import pytest
 from kwct_ml.bundle.store import load_model, sha256_file
 from kwct_ml.cli import train
 from kwct_ml.config import TrainConfig, load_config
+from kwct_ml.reporting.headline import format_headline
+from kwct_ml.training import run
 
 FAST = TrainConfig(ngram_max=3, classifier="complement_nb", calibration="none", learning_curve=False)
 
@@ -49,7 +51,12 @@ def test_train_writes_model_and_run(tmp_path, small_data, fast_config, capsys):
     assert manifest["metrics"]["stance"]["majority"]["loao_macro_f1"] == pytest.approx(
         metrics["cv"]["stance"]["majority"]["macro_f1"], abs=1e-4)
     assert manifest["config"]["name"] == "smoke"
-    assert "LOAO" in (model_dir / "README.md").read_text(encoding="utf-8")
+    card = (model_dir / "README.md").read_text(encoding="utf-8")
+    assert format_headline(metrics) in card and "## Training data" in card  # the console's table
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert record["config"] == metrics["config"] and record["command"].endswith("--name smoke")
+    assert record["data"]["label_files"] == manifest["data"]["label_files"]
+    assert record["metrics"] == manifest["metrics"] and record["data"]["eval_set"] is None
     assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]
     assert model.predict("topic", ["اضف تعليق"])[0][0] in model.classes("topic")
 
@@ -67,6 +74,10 @@ def test_eval_set_scores_beside_cv(tmp_path, small_data, fast_config, capsys):
     assert metrics["eval_set"]["n"] == 3 and metrics["eval_set"]["n_docs"] == 2
     assert "majority" in metrics["eval_set"]["tasks"]["topic"]
     assert "أدانت" not in (run_dir / "metrics.json").read_text(encoding="utf-8")
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert record["data"]["eval_set"]["sha256"] == sha256_file(eval_path)
+    assert record["metrics"]["topic"]["majority"]["eval_macro_f1"] == pytest.approx(
+        metrics["eval_set"]["tasks"]["topic"]["majority"]["macro_f1"], abs=1e-4)
 
 
 def test_authored_sentences_train_but_are_never_scored(tmp_path, small_data, fast_config):
@@ -116,7 +127,7 @@ def test_failure_leaves_no_half_written_run(tmp_path, small_data, fast_config, m
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(train, "save_model", boom)
+    monkeypatch.setattr(run, "save_model", boom)
     assert train.main(_args(tmp_path, small_data, fast_config, "--name", "second")) == 1
     err = capsys.readouterr().err
     assert "cannot save run" in err and "disk full" in err and "is unchanged" in err
@@ -146,9 +157,10 @@ def _assert_only(tmp_path, runs: list[str], latest: str) -> None:
     assert os.readlink(models / "latest") == latest
     model, manifest = load_model(models / "latest")
     assert manifest["run"] == latest and model.classes("stance")
-    for run in runs:
-        load_model(models / run)
-        assert {"config.toml", "metrics.json", "predictions.csv"} <= set(_visible(run_root / run))
+    for run_id in runs:
+        load_model(models / run_id)
+        assert {"config.toml", "metrics.json", "run.json", "predictions.csv"} <= set(
+            _visible(run_root / run_id))
 
 
 def test_run_ids_are_unique_within_one_second(tmp_path):
@@ -159,7 +171,7 @@ def test_run_ids_are_unique_within_one_second(tmp_path):
     runs.mkdir()
     (runs / f".tmp-{FIXED_STAMP}-x-2").mkdir()  # a run in progress (or killed) holds -2
     with ThreadPoolExecutor(6) as pool:
-        got = list(pool.map(lambda _: train._reserve_run("x", models, runs, FIXED_STAMP), range(6)))
+        got = list(pool.map(lambda _: run._reserve_run("x", models, runs, FIXED_STAMP), range(6)))
     ids = [run_id for run_id, _ in got]
     expected = [f"{FIXED_STAMP}-x-{n}" for n in range(3, 9)]
     assert sorted(ids, key=lambda i: int(i.rsplit("-", 1)[1])) == expected
@@ -182,7 +194,7 @@ def test_interrupt_at_each_save_stage_rolls_back(tmp_path, small_data, fast_conf
 
     target = {"report": "atomic_write_text", "model_saved": "save_model",
               "run_renamed": "point_latest"}[stage]
-    monkeypatch.setattr(train, target, interrupt(getattr(train, target)))
+    monkeypatch.setattr(run, target, interrupt(getattr(run, target)))
     assert train.main(_args(tmp_path, small_data, fast_config, "--name", "second")) == 130
     assert "interrupted" in capsys.readouterr().err
     _assert_only(tmp_path, [first], first)
@@ -190,7 +202,7 @@ def test_interrupt_at_each_save_stage_rolls_back(tmp_path, small_data, fast_conf
 
 def _driver(tmp_path, data, config, name: str, hook: str = "", jobs: int = 1) -> list[str]:
     """A real `python -m kwct_ml.train`-like process; ``hook`` is code run before main()."""
-    code = ("import sys, time, functools\nfrom kwct_ml.cli import train\n"
+    code = ("import sys, time, functools\nfrom kwct_ml.cli import train\nfrom kwct_ml.training import run\n"
             "from kwct_ml.bundle import store as persistence\n" + hook
             + "\nsys.exit(train.main(sys.argv[1:]))\n")
     return [sys.executable, "-c", code, *_args(tmp_path, data, config, "--name", name, "--jobs", str(jobs))]
@@ -205,12 +217,12 @@ def slow(model, path):
 persistence._write_model_file = slow
 """
 SLOW_COMMIT = """
-real = train.point_latest
+real = run.point_latest
 def slow(*args):
     print("SAVING", file=sys.stderr, flush=True)
     time.sleep(1.5)  # inside the commit: the signal must wait until latest has moved
     return real(*args)
-train.point_latest = slow
+run.point_latest = slow
 """
 
 
@@ -249,10 +261,10 @@ def test_a_real_signal_during_train_keeps_the_previous_latest(tmp_path, data_cop
 def test_two_trains_at_once_with_one_name_both_finish(tmp_path, small_data, fast_config):
     import subprocess
 
-    same_second = (f"train._reserve_run = functools.partial(train._reserve_run, stamp={FIXED_STAMP!r})\n"
-                   "real = train.point_latest\n"
+    same_second = (f"run._reserve_run = functools.partial(run._reserve_run, stamp={FIXED_STAMP!r})\n"
+                   "real = run.point_latest\n"
                    "def slow(*args):\n    time.sleep(0.3)\n    return real(*args)\n"
-                   "train.point_latest = slow\n")
+                   "run.point_latest = slow\n")
     procs = [subprocess.Popen(_driver(tmp_path, small_data, fast_config, "race", same_second),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [proc.communicate(timeout=120) for proc in procs]
@@ -278,5 +290,18 @@ def test_same_folder_for_models_and_runs_is_one_line_before_training(tmp_path, s
 def test_console_headline_rounds_once_like_the_report():
     m = {"macro_f1": 0.57749, "accuracy": 0.65349}
     results = {"cv": {"topic": {"model": m}}, "eval_set": {"tasks": {"topic": {"model": m}}}}
-    line = train.format_headline(results).splitlines()[1]
+    line = format_headline(results).splitlines()[1]
     assert line.split()[-4:] == ["0.577", "0.653", "0.577", "0.653"]  # not 0.578 via 0.5775
+
+
+def test_run_record_names_the_commit_of_this_checkout(repo_dir):
+    import shutil
+    import subprocess
+
+    from kwct_ml.training.record import git_commit
+
+    if shutil.which("git") is None or not (repo_dir / ".git").exists():
+        pytest.skip("not a git checkout")
+    head = subprocess.run(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert git_commit()["commit"] == head

@@ -13,7 +13,7 @@ from sklearn.metrics import f1_score
 
 from kwct_ml.config import load_config
 from kwct_ml.corpus.dataset import load_corpus
-from kwct_ml.training.cv import fit_model, split_corpus
+from kwct_ml.training.fit import fit_model, split_corpus
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 

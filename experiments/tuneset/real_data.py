@@ -27,7 +27,8 @@ from kwct_ml import errors
 from kwct_ml.config import TrainConfig
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, load_corpus, load_eval_set
 from kwct_ml.errors import ConfigError
-from kwct_ml.training.cv import fit_model, score
+from kwct_ml.training.fit import fit_model
+from kwct_ml.training.metrics import score
 from kwct_ml.io.atomic import atomic_write_text
 from kwct_ml.schema import TASKS
 

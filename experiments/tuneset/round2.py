@@ -22,7 +22,8 @@ from kwct_ml import errors
 from kwct_ml.config import TrainConfig, load_config
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, LABEL_FILES, load_corpus, load_eval_set
 from kwct_ml.errors import ConfigError
-from kwct_ml.training.cv import cross_validate, evaluate_external, fit_model
+from kwct_ml.training.cv import cross_validate, evaluate_external
+from kwct_ml.training.fit import fit_model
 from kwct_ml.io.atomic import atomic_write_text
 from kwct_ml.bundle.store import sha256_file
 from kwct_ml.schema import TASKS

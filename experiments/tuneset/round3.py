@@ -30,11 +30,12 @@ from kwct_ml import errors
 from kwct_ml.config import TrainConfig
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, LABEL_FILES, load_corpus, load_eval_set
 from kwct_ml.errors import ConfigError
-from kwct_ml.training.cv import build_pipeline, sample_weights, score, split_corpus
 from kwct_ml.io.atomic import atomic_write_text
-from kwct_ml.pipeline.model import KwctModel, article_context
+from kwct_ml.pipeline.model import KwctModel, article_context, build_pipeline
 from kwct_ml.bundle.store import sha256_file
 from kwct_ml.schema import TASKS
+from kwct_ml.training.fit import sample_weights, split_corpus
+from kwct_ml.training.metrics import score
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -258,18 +258,7 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
 
 
 def default_card(manifest: dict) -> str:
-    """A short model card (README.md) from the manifest."""
-    versions = manifest.get("versions", {})
-    lines = [f"# kwct_ml model `{manifest.get('run', '?')}`", "",
-             "Sentence-level topic and stance tagger for Arabic diplomatic news on terrorism.", "",
-             "Load it with `kwct_ml.bundle.store.load_model(PATH)` or "
-             "`python -m kwct_ml.predict --model PATH`.",
-             "", "## Labels", ""]
-    for task, labels in manifest.get("labels", {}).items():
-        lines.append(f"- {task}: {', '.join(labels)}")
-    lines += ["", "## Files", "", f"- `{MODEL_FILE}`: sha256 `{manifest.get('sha256', '?')}` "
-              "(checked on load; loading runs code, so only load models you trust)",
-              f"- `{MANIFEST_FILE}`: versions, config, data checksums, sizes, metrics", "",
-              "## Environment", ""]
-    lines += [f"- {k}: {v}" for k, v in versions.items()]
-    return "\n".join(lines) + "\n"
+    """The model card (README.md) of a model saved without one: reporting/card.py's template."""
+    from kwct_ml.reporting.card import model_card  # reporting builds on this module: import when used
+
+    return model_card(manifest)

@@ -81,7 +81,7 @@ def learning_points(frame: pd.DataFrame, config=None,
     """(number of articles, curve per task) from ``evaluate.learning_curve`` (leave-one-article-out,
     the project pipeline and config)."""
     from kwct_ml.config import TrainConfig
-    from kwct_ml.training.cv import learning_curve
+    from kwct_ml.training.learning_curve import learning_curve
 
     return _curve_points(learning_curve(frame, config or TrainConfig(), progress=_progress, n_jobs=n_jobs))
 
