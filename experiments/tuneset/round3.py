@@ -32,7 +32,8 @@ from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, LABEL_FILES, load_corpus, l
 from kwct_ml.errors import ConfigError
 from kwct_ml.training.cv import build_pipeline, sample_weights, score, split_corpus
 from kwct_ml.io.files import atomic_write_text
-from kwct_ml.pipeline.model import KwctModel, article_context
+from kwct_ml.pipeline.context import article_context
+from kwct_ml.pipeline.model import KwctModel
 from kwct_ml.bundle.store import sha256_file
 from kwct_ml.schema import TASKS
 

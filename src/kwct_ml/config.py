@@ -13,14 +13,18 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from kwct_ml.errors import ConfigError
+from kwct_ml.pipeline.classifiers import CLASSIFIERS
+from kwct_ml.pipeline.context import (
+    TEMPERATURE_RULE,
+    WEIGHT_RULE,
+    valid_context_weight,
+    valid_temperature,
+)
 
 ANALYZERS = ("char", "char_wb")
 NORMALIZERS = ("normalize", "normalize_keep_teh_marbuta")
-CLASSIFIERS = ("linear_svc", "logreg", "complement_nb", "sgd")
 CLASS_WEIGHTS = ("balanced", "none")
 CALIBRATIONS = ("sigmoid", "isotonic", "temperature", "none")
-#: Classifiers without ``predict_proba`` of their own: they need a calibration method.
-NEEDS_CALIBRATION = ("linear_svc",)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -111,7 +115,7 @@ class TrainConfig:
             raise ConfigError(f"name: {self.name!r} must be letters, digits, '_', '.' or '-'")
         choice("analyzer", ANALYZERS)
         choice("normalizer", NORMALIZERS)
-        choice("classifier", CLASSIFIERS)
+        choice("classifier", tuple(CLASSIFIERS))
         choice("class_weight", CLASS_WEIGHTS)
         choice("calibration", CALIBRATIONS)
         at_least("ngram_min", 1)
@@ -128,16 +132,15 @@ class TrainConfig:
             positive(key)
         for key in ("topic_context_temperature", "stance_context_temperature"):
             if not valid_temperature(getattr(self, key)):
-                raise ConfigError(f"{key}: must be in [{TEMPERATURE_RANGE[0]}, {TEMPERATURE_RANGE[1]}], "
-                                  f"got {getattr(self, key)!r}")
+                raise ConfigError(f"{key}: must be {TEMPERATURE_RULE}, got {getattr(self, key)!r}")
         at_least("max_iter", 100)
         at_least("calibration_cv", 2)
         for key in ("prior_smoothing", "topic_context", "stance_context"):
             if not valid_context_weight(getattr(self, key)):  # prior smoothing is a mixing weight too
-                raise ConfigError(f"{key}: must be in [0, 1), got {getattr(self, key)!r}")
+                raise ConfigError(f"{key}: must be {WEIGHT_RULE}, got {getattr(self, key)!r}")
         at_least("seed", 0)
         at_least("learning_curve_repeats", 1)
-        if self.calibration == "none" and self.classifier in NEEDS_CALIBRATION:
+        if self.calibration == "none" and CLASSIFIERS[self.classifier].needs_calibration:
             raise ConfigError(f"calibration: {self.classifier} has no probabilities of its own; "
                               "use sigmoid, isotonic or temperature")
 
@@ -163,21 +166,6 @@ class TrainConfig:
     def replace(self, **changes) -> TrainConfig:
         """A validated copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
-
-
-#: Sharpening temperatures outside this range underflow to NaN or flatten rows to uniform.
-TEMPERATURE_RANGE = (0.05, 20.0)
-
-
-def valid_context_weight(value) -> bool:
-    """An article-context weight: a number (not a bool or a string) in [0, 1); NaN is not."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1
-
-
-def valid_temperature(value) -> bool:
-    """A number (not a bool or a string) in TEMPERATURE_RANGE; NaN and infinities are not."""
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and TEMPERATURE_RANGE[0] <= value <= TEMPERATURE_RANGE[1])
 
 
 _KINDS = {f.name: {"str": str, "int": int, "float": float, "bool": bool}[f.type]
