@@ -13,7 +13,8 @@ from kwct_ml.bundle.store import load_model, sha256_file
 from kwct_ml.cli import train
 from kwct_ml.config import TrainConfig, load_config
 
-FAST = TrainConfig(ngram_max=3, classifier="complement_nb", calibration="none", learning_curve=False)
+FAST = TrainConfig(ngram_max=3, classifier="complement_nb", calibration="none", learning_curve=False,
+                   provenance="Fast settings for tests, chosen for speed.")
 
 
 @pytest.fixture
@@ -49,7 +50,11 @@ def test_train_writes_model_and_run(tmp_path, small_data, fast_config, capsys):
     assert manifest["metrics"]["stance"]["majority"]["loao_macro_f1"] == pytest.approx(
         metrics["cv"]["stance"]["majority"]["macro_f1"], abs=1e-4)
     assert manifest["config"]["name"] == "smoke"
-    assert "LOAO" in (model_dir / "README.md").read_text(encoding="utf-8")
+    card = (model_dir / "README.md").read_text(encoding="utf-8")
+    assert "LOAO" in card
+    # the card and metrics say how this config's values were chosen, not the default's history
+    assert metrics["selection"] == FAST.provenance and FAST.provenance in card and "use_cues" not in card
+    assert load_config(run_dir / "config.toml").provenance == FAST.provenance
     assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]
     assert model.predict("topic", ["اضف تعليق"])[0][0] in model.classes("topic")
 

@@ -44,14 +44,6 @@ from kwct_ml.schema import TASKS, labels_for
 from kwct_ml.training.cv import cross_validate, evaluate_external, fit_model, learning_curve, split_corpus
 
 DEFAULT_RUNS_DIR = Path("experiments") / "runs"
-SELECTION = ("How settings were chosen: every hyper-parameter comes from the config file as written, "
-             "with no inner search in this run. experiments/default.toml was fixed before any score was "
-             "looked at, except use_cues = true (chosen by leave-one-article-out macro-F1 among the rows "
-             "of experiments/generalisation.md, so the default's LOAO scores are slightly optimistic) "
-             "and C = 3, topic_context = 0.5 (chosen on a tuning set of 50 real articles disjoint from "
-             "the dev set, LOAO not lower; kept by a fresh tuning set of 50 more), and "
-             "topic_context_temperature = 0.7 (log loss on the first tuning set; it changes "
-             "confidences, not labels); no value was chosen on the eval set.")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -188,7 +180,7 @@ def model_card(results: dict, manifest: dict) -> str:
              "LOAO = leave-one-article-out cross-validation on the project corpus"
              + ("; eval = the final model on the eval set" if results.get("eval_set") else "") + ".", "",
              "```", format_headline(results), "```", "",
-             SELECTION, "", "## Labels", ""]
+             results["selection"], "", "## Labels", ""]
     lines += [f"- {task}: {', '.join(labels)}" for task, labels in manifest.get("labels", {}).items()]
     lines += ["", "## Files", "",
               f"- `model.joblib`: sha256 `{manifest['sha256']}` (checked on load; loading runs code: "
@@ -250,7 +242,7 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
             "run": run_id,
             "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "command": command,
-            "selection": SELECTION,
+            "selection": config.provenance,  # how the config's values were chosen ([meta])
             "config": config.to_dict(),
             "data": {"data_dir": str(data_dir), "n_evaluated": len(evaluated),
                      "n_articles": int(evaluated["doc_id"].nunique()), "n_authored": len(extra),
