@@ -131,6 +131,7 @@ def test_a_bad_context_in_the_manifest_is_refused(context_model, tmp_path):
             load_model(model_dir)
 
 
+@pytest.mark.slow
 def test_evaluation_passes_each_held_out_article_as_one_group(labelled, monkeypatch):
     seen = []
     real = evaluate._fit_predict
@@ -256,6 +257,7 @@ def test_context_temperature_is_validated(key):
         assert TrainConfig(**{key: good}).context_temperature()[key.split("_")[0]] == good
 
 
+@pytest.mark.slow
 def test_the_configured_temperature_reaches_the_model_and_its_evaluation(labelled):
     corpus = labelled.assign(source="seed")
     config = TrainConfig(ngram_max=3, topic_context=0.5, topic_context_temperature=0.6)

@@ -75,5 +75,31 @@ def read_pipelines(data: bytes, version: int):
     """Unpickle verified bundle bytes written by ``version``."""
     if version == LEGACY_VERSION:
         with _v1_modules():
-            return joblib.load(io.BytesIO(data))
+            return _upgrade_v1(joblib.load(io.BytesIO(data)))
     return joblib.load(io.BytesIO(data))
+
+
+def _upgrade_v1(pipelines):
+    """Give format-1 estimators the fitted attributes later versions always have.
+
+    Format-1 bundles from before the options lack ``KwctClassifier.prior_smoothing`` (off) and
+    ``CueFeatures.starts_`` (no pre-filter: every word start is tried, the same counts).
+    """
+    from kwct_ml.pipeline.classifiers import KwctClassifier
+    from kwct_ml.pipeline.cues import CueFeatures
+
+    for estimator in _estimators(pipelines.values() if isinstance(pipelines, dict) else ()):
+        if isinstance(estimator, KwctClassifier) and "prior_smoothing" not in vars(estimator):
+            estimator.prior_smoothing = 0.0
+        if isinstance(estimator, CueFeatures) and hasattr(estimator, "patterns_") \
+                and not hasattr(estimator, "starts_"):
+            estimator.starts_ = [None] * len(estimator.patterns_)
+    return pipelines
+
+
+def _estimators(roots):
+    """Every estimator inside ``roots``, through Pipeline steps and FeatureUnion blocks."""
+    for root in roots:
+        yield root
+        parts = getattr(root, "steps", None) or getattr(root, "transformer_list", None) or ()
+        yield from _estimators(part for _, part in parts)

@@ -121,6 +121,8 @@ class KwctClassifier(ClassifierMixin, BaseEstimator):
                 for train, test in folds.split(index, y[index])]
 
     def fit(self, X, y, sample_weight=None):
+        if y is None:
+            raise ValueError("KwctClassifier requires y to be passed, but the target y is None")
         y = np.asarray(y)
         base = self.estimator if self.estimator is not None else LinearSVC()
         classes = np.unique(y)
@@ -148,7 +150,13 @@ class KwctClassifier(ClassifierMixin, BaseEstimator):
         return proba
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: unfitted, it raises NotFittedError
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # it is fitted on sparse TF-IDF matrices
+        return tags
 
     def class_weights(self) -> np.ndarray | None:
         """Weight matrix (n_classes, n_features) in ``classes_`` order, or None (no linear model).
