@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(PY) -m kwct_ml.dataset check
-	$(PY) -m kwct_ml.train $(EVAL_SET)
+	$(PY) -m kwct_ml.train --config experiments/default.toml $(EVAL_SET)
 	$(PY) -m kwct_ml.predict data/raw --output out/sample_tags.csv --summary out/sample_summary.csv && head -n 4 out/sample_tags.csv
 	$(PY) -c "import pandas as pd; print(pd.read_csv('out/sample_summary.csv')[['doc_id', 'n_sentences', 'dominant_topic', 'dominant_stance']].to_string(index=False))"
 

@@ -23,7 +23,8 @@ from sklearn.model_selection import train_test_split
 from _common import fasttext_predict, fasttext_train, record, require_fasttext, shared_path
 from kwct_ml.config import TrainConfig
 from kwct_ml.pipeline.char_tfidf import FastCharTfidf
-from kwct_ml.pipeline.model import build_pipeline, char_vectorizer, make_classifier
+from kwct_ml.pipeline.classifiers import make_classifier
+from kwct_ml.pipeline.model import build_pipeline, char_vectorizer
 
 #: Chosen with ``--cv`` (a stratified 80/20 validation split of the TRAIN split, never the test
 #: split): see the CV table in experiments/benchmarks.md.

@@ -12,6 +12,7 @@ import pytest
 SCRIPTS = ["mawqif.py", "ant_topic.py", "throughput.py", "predict_speed.py", "normalize_speed.py"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_bench_skips_without_shared(script, repo_dir, tmp_path):
     results = repo_dir / "experiments" / "benchmarks.md"
@@ -25,6 +26,7 @@ def test_bench_skips_without_shared(script, repo_dir, tmp_path):
     assert (results.read_bytes() if results.exists() else None) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["mawqif.py", "ant_topic.py", "throughput.py"])
 def test_bench_without_fasttext_stops_in_one_line_before_any_work(script, repo_dir, tmp_path):
     shared = tmp_path / "shared"

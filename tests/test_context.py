@@ -13,7 +13,8 @@ from kwct_ml.cli import predict
 from kwct_ml.config import TrainConfig
 from kwct_ml.errors import ConfigError
 from kwct_ml.inference.tagger import Tagger
-from kwct_ml.pipeline.model import KwctModel, article_context, build_pipeline
+from kwct_ml.pipeline.context import article_context
+from kwct_ml.pipeline.model import KwctModel, build_pipeline
 from kwct_ml.text.segment import segment
 from kwct_ml.training import cv as evaluate
 from kwct_ml.training.fit import fit_model
@@ -132,18 +133,31 @@ def test_a_bad_context_in_the_manifest_is_refused(context_model, tmp_path):
             load_model(model_dir)
 
 
+@pytest.mark.slow
 def test_evaluation_passes_each_held_out_article_as_one_group(labelled, monkeypatch):
     seen = []
     real = evaluate._fit_predict
 
-    def spy(config, task, train, texts, builder=evaluate.build_pipeline, groups=None):
+    def spy(config, task, train, texts, builder=evaluate.build_pipeline, groups=None, **options):
         seen.append((builder is evaluate.build_pipeline, groups, len(texts)))
-        return real(config, task, train, texts, builder, groups)
+        return real(config, task, train, texts, builder, groups, **options)
 
     monkeypatch.setattr(evaluate, "_fit_predict", spy)
     corpus = labelled.assign(source="seed")
     evaluate.cross_validate(corpus, TrainConfig(topic_context=0.5, ngram_max=3), tasks=("topic",))
     assert seen and all(len(set(g)) == 1 and len(g) == n for _, g, n in seen)
+
+
+def test_evaluation_gives_the_context_to_the_model_only_and_says_so_explicitly(labelled):
+    train, test = labelled.iloc[:-30], labelled.iloc[-30:]
+    texts, groups = test.text.tolist(), test.doc_id.tolist()
+    config = TrainConfig(ngram_max=3, topic_context=0.6)
+    on = evaluate._fit_predict(config, "topic", train, texts, evaluate.build_pipeline, groups, context=True)
+    off = evaluate._fit_predict(config, "topic", train, texts, evaluate.build_pipeline, groups)
+    plain = evaluate._fit_predict(config.replace(topic_context=0.0), "topic", train, texts,
+                                  evaluate.build_pipeline, groups, context=True)
+    np.testing.assert_allclose(off[1], plain[1])  # context=False: as if the config had none
+    assert not np.allclose(on[1], off[1])
 
 
 def test_model_refuses_bad_weights_and_drops_moot_ones(context_model):
@@ -245,6 +259,7 @@ def test_context_temperature_is_validated(key):
         assert TrainConfig(**{key: good}).context_temperature()[key.split("_")[0]] == good
 
 
+@pytest.mark.slow
 def test_the_configured_temperature_reaches_the_model_and_its_evaluation(labelled):
     corpus = labelled.assign(source="seed")
     config = TrainConfig(ngram_max=3, topic_context=0.5, topic_context_temperature=0.6)

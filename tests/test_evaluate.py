@@ -62,9 +62,9 @@ def test_folds_score_articles_only_and_always_train_on_authored(corpus, monkeypa
     seen = []
     real = evaluate._fit_predict
 
-    def spy(config, task, train, texts, builder=evaluate.build_pipeline, groups=None):
+    def spy(config, task, train, texts, builder=evaluate.build_pipeline, groups=None, **options):
         seen.append((task, set(train["doc_id"]), len(texts)))
-        return real(config, task, train, texts, builder, groups)
+        return real(config, task, train, texts, builder, groups, **options)
 
     monkeypatch.setattr(evaluate, "_fit_predict", spy)
     metrics, predictions = cross_validate(corpus, FAST)
@@ -87,9 +87,9 @@ def test_include_authored_false_drops_them(corpus, monkeypatch):
     seen = []
     real = evaluate._fit_predict
 
-    def spy(config, task, train, texts, builder=evaluate.build_pipeline, groups=None):
+    def spy(config, task, train, texts, builder=evaluate.build_pipeline, groups=None, **options):
         seen.append(set(train["doc_id"]))
-        return real(config, task, train, texts, builder, groups)
+        return real(config, task, train, texts, builder, groups, **options)
 
     monkeypatch.setattr(evaluate, "_fit_predict", spy)
     cross_validate(corpus, FAST.replace(include_authored=False), tasks=("stance",))

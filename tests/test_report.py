@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from kwct_ml.cli import train
 from kwct_ml.config import TrainConfig
 from kwct_ml.reporting import plots
 
 
+@pytest.mark.slow
 def test_full_report(tmp_path, small_data):
     config = tmp_path / "c.toml"
-    fast = TrainConfig(ngram_max=3, calibration_cv=2, learning_curve_repeats=1, classifier="logreg")
+    fast = TrainConfig(ngram_max=3, calibration_cv=2, learning_curve_repeats=1, classifier="logreg",
+                       provenance="Settings chosen for a fast test.")
     config.write_text(fast.to_toml(), encoding="utf-8")
     assert train.main(["--config", str(config), "--data-dir", str(small_data), "--jobs", "1",
                        "--models-dir", str(tmp_path / "models"), "--runs-dir", str(tmp_path / "runs")]) == 0
@@ -21,7 +24,8 @@ def test_full_report(tmp_path, small_data):
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert page.count('src="data:image/png;base64,') == 6  # confusion x2, calibration, n-grams x2, curve
     assert 'dir="rtl"' in page and "<img src=\"plots/" not in page  # self-contained
-    assert "majority baseline" in page and "Learning curve" in page and "fixed before" in page
+    assert "majority baseline" in page and "Learning curve" in page
+    assert fast.provenance in page and "fixed before" not in page  # this config's, not the default's
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     predictions = pd.read_csv(run_dir / "predictions.csv", dtype=str, keep_default_na=False)
     wrong = predictions[predictions["stance_gold"] != predictions["stance_model"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kwct_ml.pipeline.model import article_context
+from kwct_ml.pipeline.context import article_context
 
 CLASSES = ["terror_attack", "regional_politics", "other"]
 

@@ -15,7 +15,8 @@ from kwct_ml.config import TrainConfig, load_config
 from kwct_ml.reporting.headline import format_headline
 from kwct_ml.training import run
 
-FAST = TrainConfig(ngram_max=3, classifier="complement_nb", calibration="none", learning_curve=False)
+FAST = TrainConfig(ngram_max=3, classifier="complement_nb", calibration="none", learning_curve=False,
+                   provenance="Fast settings for tests, chosen for speed.")
 
 
 @pytest.fixture
@@ -57,6 +58,10 @@ def test_train_writes_model_and_run(tmp_path, small_data, fast_config, capsys):
     assert record["config"] == metrics["config"] and record["command"].endswith("--name smoke")
     assert record["data"]["label_files"] == manifest["data"]["label_files"]
     assert record["metrics"] == manifest["metrics"] and record["data"]["eval_set"] is None
+    assert "LOAO" in card
+    # the card and metrics say how this config's values were chosen, not the default's history
+    assert metrics["selection"] == FAST.provenance and FAST.provenance in card and "use_cues" not in card
+    assert load_config(run_dir / "config.toml").provenance == FAST.provenance
     assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]
     assert model.predict("topic", ["اضف تعليق"])[0][0] in model.classes("topic")
 

@@ -31,7 +31,8 @@ from kwct_ml.config import TrainConfig
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, LABEL_FILES, load_corpus, load_eval_set
 from kwct_ml.errors import ConfigError
 from kwct_ml.io.atomic import atomic_write_text
-from kwct_ml.pipeline.model import KwctModel, article_context, build_pipeline
+from kwct_ml.pipeline.context import article_context
+from kwct_ml.pipeline.model import KwctModel, build_pipeline
 from kwct_ml.bundle.store import sha256_file
 from kwct_ml.schema import TASKS
 from kwct_ml.training.fit import sample_weights, split_corpus

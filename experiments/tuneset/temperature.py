@@ -19,8 +19,8 @@ import numpy as np
 from kwct_ml import errors
 from kwct_ml.config import TrainConfig
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, load_corpus, load_eval_set
+from kwct_ml.pipeline.context import article_context
 from kwct_ml.training.metrics import expected_calibration_error
-from kwct_ml.pipeline.model import article_context
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

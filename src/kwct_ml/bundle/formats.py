@@ -5,7 +5,8 @@ so moving a class never strands the models saved before the move.
 
 - 1 (no ``format_version`` in the manifest): saved before the package re-layout; its pickle names
   ``kwct_ml.features``, ``kwct_ml.lexicon``, ``kwct_ml.model`` and ``kwct_ml.normalize``.
-- 2: the same files and manifest keys, classes at their ``kwct_ml.pipeline`` / ``kwct_ml.text`` homes.
+- 2: the same files and manifest keys, classes at their ``kwct_ml.pipeline`` / ``kwct_ml.text`` homes
+  (``KwctClassifier`` in ``kwct_ml.pipeline.classifiers``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ FORMAT_VERSION = 2
 LEGACY_VERSION = 1
 SUPPORTED = (LEGACY_VERSION, FORMAT_VERSION)
 
-#: Format 1 module -> where its pickled names live now.
+#: Format 1 module -> the modules its pickled names live in now (searched in order).
 _V1_MODULES = {
-    "kwct_ml.features": "kwct_ml.pipeline.char_tfidf",
-    "kwct_ml.lexicon": "kwct_ml.pipeline.cues",
-    "kwct_ml.model": "kwct_ml.pipeline.model",
-    "kwct_ml.normalize": "kwct_ml.text.normalize",
+    "kwct_ml.features": ("kwct_ml.pipeline.char_tfidf",),
+    "kwct_ml.lexicon": ("kwct_ml.pipeline.cues",),
+    "kwct_ml.model": ("kwct_ml.pipeline.model", "kwct_ml.pipeline.classifiers"),
+    "kwct_ml.normalize": ("kwct_ml.text.normalize",),
 }
 _ALIAS_LOCK = threading.Lock()
 
@@ -41,12 +42,19 @@ def format_of(manifest: dict) -> int | None:
         else None
 
 
-def _alias(old: str, new: str) -> types.ModuleType:
-    """A stand-in module ``old`` whose attributes are read from the module ``new``."""
-    target = importlib.import_module(new)
-    module = types.ModuleType(old, f"format-1 alias of {new}")
-    module.__getattr__ = functools.partial(getattr, target)  # PEP 562 module attribute hook
+def _alias(old: str, new: tuple[str, ...]) -> types.ModuleType:
+    """A stand-in module ``old`` whose attributes are read from the first of the modules ``new``."""
+    targets = [importlib.import_module(name) for name in new]
+    module = types.ModuleType(old, f"format-1 alias of {', '.join(new)}")
+    module.__getattr__ = functools.partial(_lookup, old, targets)
     return module
+
+
+def _lookup(old: str, targets: list[types.ModuleType], name: str):
+    for target in targets:
+        if hasattr(target, name):
+            return getattr(target, name)
+    raise AttributeError(f"format-1 module {old!r} has no {name!r} today")
 
 
 @contextlib.contextmanager
@@ -67,5 +75,31 @@ def read_pipelines(data: bytes, version: int):
     """Unpickle verified bundle bytes written by ``version``."""
     if version == LEGACY_VERSION:
         with _v1_modules():
-            return joblib.load(io.BytesIO(data))
+            return _upgrade_v1(joblib.load(io.BytesIO(data)))
     return joblib.load(io.BytesIO(data))
+
+
+def _upgrade_v1(pipelines):
+    """Give format-1 estimators the fitted attributes later versions always have.
+
+    Format-1 bundles from before the options lack ``KwctClassifier.prior_smoothing`` (off) and
+    ``CueFeatures.starts_`` (no pre-filter: every word start is tried, the same counts).
+    """
+    from kwct_ml.pipeline.classifiers import KwctClassifier
+    from kwct_ml.pipeline.cues import CueFeatures
+
+    for estimator in _estimators(pipelines.values() if isinstance(pipelines, dict) else ()):
+        if isinstance(estimator, KwctClassifier) and "prior_smoothing" not in vars(estimator):
+            estimator.prior_smoothing = 0.0
+        if isinstance(estimator, CueFeatures) and hasattr(estimator, "patterns_") \
+                and not hasattr(estimator, "starts_"):
+            estimator.starts_ = [None] * len(estimator.patterns_)
+    return pipelines
+
+
+def _estimators(roots):
+    """Every estimator inside ``roots``, through Pipeline steps and FeatureUnion blocks."""
+    for root in roots:
+        yield root
+        parts = getattr(root, "steps", None) or getattr(root, "transformer_list", None) or ()
+        yield from _estimators(part for _, part in parts)

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import secrets
 import shutil
 import warnings
@@ -26,22 +25,17 @@ import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
 from kwct_ml import __version__
-from kwct_ml.bundle.formats import FORMAT_VERSION, SUPPORTED, format_of, read_pipelines
-from kwct_ml.config import TEMPERATURE_RANGE, valid_context_weight, valid_temperature
+from kwct_ml.bundle import manifest as manifests
+from kwct_ml.bundle.formats import FORMAT_VERSION, read_pipelines
+from kwct_ml.bundle.manifest import MANIFEST_FILE, MODEL_FILE, TAMPER_HINT, TRAIN_HINT
 from kwct_ml.errors import ModelError
 from kwct_ml.io.atomic import atomic_write_text
 from kwct_ml.pipeline.model import KwctModel
 
 DEFAULT_MODELS_DIR = Path("models")
 LATEST = "latest"
-MODEL_FILE = "model.joblib"
-MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
 TMP_PREFIX = ".tmp-"
-TRAIN_HINT = "train one with `python -m kwct_ml.train` (or `make run`)"
-TAMPER_HINT = ("re-train with `python -m kwct_ml.train` or re-download the model folder from a "
-               "trusted source (see docs/security.md)")
-_SHA256 = re.compile("[0-9a-f]{64}")
 
 
 class ModelVersionWarning(UserWarning):
@@ -168,8 +162,13 @@ def _model_folder(path: str | Path | None) -> Path:
 
 
 def read_manifest(path: str | Path | None = None) -> dict:
-    """The manifest of the model folder ``path`` (default ``models/latest``), checked for shape."""
-    folder = _model_folder(path)
+    """The manifest of the model folder ``path`` (default ``models/latest``), checked
+    (``bundle.manifest.validate``)."""
+    return _read_manifest(_model_folder(path))[0]
+
+
+def _read_manifest(folder: Path) -> tuple[dict, int]:
+    """(manifest, bundle format version) of a model folder, validated."""
     manifest_path = folder / MANIFEST_FILE
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -178,14 +177,7 @@ def read_manifest(path: str | Path | None = None) -> dict:
     except (OSError, ValueError) as exc:
         raise ModelError(f"{manifest_path}: unreadable ({str(exc).splitlines()[0]}); "
                          f"{TAMPER_HINT}") from None
-    if not isinstance(manifest, dict) or not _SHA256.fullmatch(str(manifest.get("sha256", ""))):
-        raise ModelError(f"{manifest_path}: no valid sha256 entry (not a kwct_ml manifest); {TAMPER_HINT}")
-    named = manifest.get("model_file", MODEL_FILE)
-    if named != MODEL_FILE:
-        raise ModelError(f"{manifest_path}: names the model file {named!r}; a kwct_ml manifest always "
-                         f"names {MODEL_FILE} in its own folder, so this one was edited: refusing to "
-                         f"load it; {TAMPER_HINT}")
-    return manifest
+    return manifest, manifests.validate(manifest, manifest_path)
 
 
 def _read_verified(model_path: Path, expected: str) -> bytes:
@@ -211,13 +203,8 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
     ``ModelVersionWarning`` when the model was saved with another scikit-learn version.
     """
     folder = _model_folder(path)
-    manifest = read_manifest(folder)
+    manifest, version = _read_manifest(folder)
     model_path = folder / MODEL_FILE
-    version = format_of(manifest)
-    if version is None:
-        raise ModelError(f"{folder / MANIFEST_FILE}: format_version {manifest.get('format_version')!r} "
-                         f"is not one this kwct_ml reads ({', '.join(map(str, SUPPORTED))}); "
-                         "upgrade kwct_ml or re-train the model")
     data = _read_verified(model_path, manifest["sha256"])
     versions = manifest.get("versions")
     saved = versions.get("scikit-learn") if isinstance(versions, dict) else None
@@ -239,17 +226,7 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
                          ) from None
     if not isinstance(pipelines, dict) or not pipelines:
         raise ModelError(f"{model_path}: not a kwct_ml model (expected task pipelines); {TRAIN_HINT}")
-    context = manifest.get("context", {})  # absent in models saved before article context
-    if not isinstance(context, dict) or not all(
-            task in pipelines and valid_context_weight(w) for task, w in context.items()):
-        raise ModelError(f"{folder / MANIFEST_FILE}: 'context' must map tasks of the model to weights "
-                         f"in [0, 1), got {context!r}; {TRAIN_HINT}")
-    temperature = manifest.get("context_temperature", {})  # absent in models saved before it
-    if not isinstance(temperature, dict) or not all(
-            task in context and valid_temperature(t) for task, t in temperature.items()):
-        raise ModelError(f"{folder / MANIFEST_FILE}: 'context_temperature' must map tasks with an "
-                         f"article context to numbers in [{TEMPERATURE_RANGE[0]}, {TEMPERATURE_RANGE[1]}], "
-                         f"got {temperature!r}; {TRAIN_HINT}")
+    context, temperature = manifest.get("context", {}), manifest.get("context_temperature", {})
     try:
         model = KwctModel(pipelines, context, temperature)
     except (TypeError, ValueError) as exc:

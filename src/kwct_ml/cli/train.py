@@ -23,15 +23,6 @@ from kwct_ml.errors import ConfigError
 from kwct_ml.reporting.headline import format_headline
 from kwct_ml.training.run import DEFAULT_RUNS_DIR, train
 
-SELECTION = ("How settings were chosen: every hyper-parameter comes from the config file as written, "
-             "with no inner search in this run. experiments/default.toml was fixed before any score was "
-             "looked at, except use_cues = true (chosen by leave-one-article-out macro-F1 among the rows "
-             "of experiments/generalisation.md, so the default's LOAO scores are slightly optimistic) "
-             "and C = 3, topic_context = 0.5 (chosen on a tuning set of 50 real articles disjoint from "
-             "the dev set, LOAO not lower; kept by a fresh tuning set of 50 more), and "
-             "topic_context_temperature = 0.7 (log loss on the first tuning set; it changes "
-             "confidences, not labels); no value was chosen on the eval set.")
-
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kwct_ml.train", description=__doc__,

@@ -62,7 +62,14 @@ class FastCharTfidf(TransformerMixin, BaseEstimator):
         self.chunk_size = chunk_size
         self.cache_size = cache_size
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True  # a list of sentences, as for TfidfVectorizer
+        tags.input_tags.two_d_array = False
+        return tags
+
     # ------------------------------------------------------------------ text -> units
+
     def _check_params(self) -> None:
         if self.analyzer not in _ANALYZERS:
             raise ValueError(f"analyzer must be one of {_ANALYZERS}, got {self.analyzer!r}")

@@ -149,7 +149,7 @@ def count_at_word_starts(pattern: re.Pattern, starts: frozenset[str] | None, tex
     return n
 
 
-class CueFeatures(BaseEstimator, TransformerMixin):
+class CueFeatures(TransformerMixin, BaseEstimator):
     """Raw sentences -> sparse counts of cue matches, one column per (task, label).
 
     ``path=None`` uses the packaged cues; ``tasks`` picks which tables become columns;
@@ -177,18 +177,23 @@ class CueFeatures(BaseEstimator, TransformerMixin):
             raise TypeError("CueFeatures.transform expects a list of sentences, not one string")
         texts = list(X)
         rows, cols, vals = [], [], []
-        starts = getattr(self, "starts_", None) or [None] * len(self.patterns_)  # models saved before
         for i, text in enumerate(texts):
             norm = normalize(str(text))
             windows = word_windows(norm)
             for j, pattern in enumerate(self.patterns_):
-                n = count_at_word_starts(pattern, starts[j], norm, windows)
+                n = count_at_word_starts(pattern, self.starts_[j], norm, windows)
                 if n:
                     rows.append(i)
                     cols.append(j)
                     vals.append(math.log1p(n) if self.sublinear else float(n))
         return sp.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.patterns_)),
                              dtype=np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True  # a list of sentences, as for TfidfVectorizer
+        tags.input_tags.two_d_array = False
+        return tags
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "columns_")

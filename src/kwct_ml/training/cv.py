@@ -25,14 +25,14 @@ SYSTEMS = {"model": "model", "word_baseline": "word-unigram baseline", "majority
 
 
 def _fit_predict(config: TrainConfig, task: str, train: pd.DataFrame, test_texts: list[str],
-                 builder: Callable = build_pipeline,
-                 groups: Sequence | None = None) -> tuple[list[str], np.ndarray]:
-    """Fit ``builder``'s pipeline on ``train`` and predict ``test_texts`` (article context by ``groups``)."""
+                 builder: Callable = build_pipeline, groups: Sequence | None = None, *,
+                 context: bool = False) -> tuple[list[str], np.ndarray]:
+    """Fit ``builder``'s pipeline on ``train`` and predict ``test_texts``; ``context``: with the
+    config's article context (by ``groups``), as the model has and the baselines have not."""
     pipe = builder(config, task).fit(train["text"].tolist(), train[task].tolist(),
                                      **sample_weights(train, config))
-    ours = builder is build_pipeline
-    model = KwctModel({task: pipe}, config.context() if ours else None,
-                      config.context_temperature() if ours else None)
+    model = KwctModel({task: pipe}, config.context() if context else None,
+                      config.context_temperature() if context else None)
     return model.predict(task, test_texts, groups)
 
 
@@ -68,7 +68,8 @@ def predict_systems(config: TrainConfig, task: str, train: pd.DataFrame, test_te
             out[system] = ([label] * len(test_texts), np.full(len(test_texts), prior))
         else:
             builder = build_pipeline if system == "model" else build_word_baseline
-            out[system] = _fit_predict(config, task, train, test_texts, builder, groups)
+            out[system] = _fit_predict(config, task, train, test_texts, builder, groups,
+                                       context=system == "model")
     return out
 
 

@@ -115,7 +115,6 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
           models_dir: str | Path = DEFAULT_MODELS_DIR, runs_dir: str | Path = DEFAULT_RUNS_DIR,
           report: bool = True, jobs: int = 1, command: str = "python -m kwct_ml.train") -> dict:
     """The whole run; returns the results dict (also saved as metrics.json) with paths added."""
-    from kwct_ml.cli.train import SELECTION  # the default's provenance: moves into the config (issue 16)
 
     data_dir, models_dir, runs_dir = Path(data_dir), Path(models_dir), Path(runs_dir)
     started = time.perf_counter()
@@ -159,7 +158,7 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
             "run": run_id,
             "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "command": command,
-            "selection": SELECTION,
+            "selection": config.provenance,  # how the config's values were chosen ([meta])
             "config": config.to_dict(),
             "data": {"data_dir": str(data_dir), "n_evaluated": len(evaluated),
                      "n_articles": int(evaluated["doc_id"].nunique()), "n_authored": len(extra),
