@@ -90,3 +90,12 @@ def test_training_without_the_corpus_says_which_rows_were_missing(with_standoff,
     manifest = json.loads((tmp_path / "m" / results["run"] / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["data"]["standoff"]["counts"]["ant"]["unresolved"] == 5
     assert "labels/ant.csv" in manifest["data"]["label_files"]
+
+
+def test_dataset_check_reports_standoff_rows_per_corpus(with_standoff, capsys):
+    from kwct_ml.cli import dataset as dataset_cli
+
+    data, _ = with_standoff  # the configured ANT path (../shared/...) does not exist beside tmp data
+    assert dataset_cli.main(["check", "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "ant: 0 resolved, 5 unresolved, 0 mismatched standoff rows" in out and "ant_corpus" in out
