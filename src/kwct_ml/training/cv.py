@@ -111,14 +111,17 @@ def cv_name(folds: list[list[str]]) -> str:
 
 def cross_validate(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[str] = tuple(TASKS),
                    progress: Callable | None = None, n_jobs: int = 1,
-                   folds: list[list[str]] | None = None) -> tuple[dict, pd.DataFrame]:
+                   folds: list[list[str]] | None = None,
+                   systems: Sequence[str] = tuple(SYSTEMS)) -> tuple[dict, pd.DataFrame]:
     """Out-of-fold predictions of every system over ``folds`` (lists of held-out article ids).
 
     Default folds: ``main_folds`` (grouped K-fold, or leave-one-article-out). Every held-out article is
     predicted by systems trained on all other real articles plus the authored sentences; only the
     held-out articles are scored. Returns (metrics per task/system with article-bootstrap intervals,
-    predictions). ``progress(n_steps)`` may return a tqdm-like object (``update``/``close``).
+    predictions). ``systems``: a subset of ``SYSTEMS`` (e.g. the model alone when comparing configs).
+    ``progress(n_steps)`` may return a tqdm-like object (``update``/``close``).
     """
+    systems = tuple(s for s in SYSTEMS if s in systems)
     evaluated, extra = split_corpus(corpus, config.include_authored)
     folds = main_folds(evaluated, config) if folds is None else folds
     held = evaluated["doc_id"].isin({doc for fold in folds for doc in fold}).to_numpy()
@@ -127,7 +130,7 @@ def cross_validate(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[st
     scored = evaluated[held].reset_index(drop=True)
     for task in tasks:
         out[f"{task}_gold"] = scored[task].to_numpy()
-        for system in SYSTEMS:
+        for system in systems:
             out[f"{task}_{system}"] = ""
             out[f"{task}_{system}_conf"] = np.nan
     jobs, where = [], []
@@ -135,7 +138,7 @@ def cross_validate(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[st
         test = scored["doc_id"].isin(fold).to_numpy()
         train = pd.concat([evaluated[~evaluated["doc_id"].isin(fold)], extra], ignore_index=True)
         for task in tasks:
-            jobs.append((config, task, train, scored.loc[test, "text"].tolist(), tuple(SYSTEMS),
+            jobs.append((config, task, train, scored.loc[test, "text"].tolist(), systems,
                          scored.loc[test, "doc_id"].tolist()))
             where.append((task, test))
     bar = progress(len(jobs)) if progress else None
@@ -147,10 +150,10 @@ def cross_validate(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[st
         bar.close()
     metrics = {task: {system: score(task, out[f"{task}_gold"], out[f"{task}_{system}"],
                                     out[f"{task}_{system}_conf"] if system != "majority" else None)
-                      for system in SYSTEMS} for task in tasks}
+                      for system in systems} for task in tasks}
     docs = out["doc_id"].tolist()
     for task in tasks:
-        for system in SYSTEMS:
+        for system in systems:
             metrics[task][system]["interval"] = macro_f1_interval(
                 task, out[f"{task}_gold"], out[f"{task}_{system}"], docs, seed=config.seed)
     return metrics, out
