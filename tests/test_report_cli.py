@@ -88,3 +88,19 @@ def test_compare_on_an_eval_set_uses_both_saved_models(two_runs, tmp_path, repo_
     assert comparison["scored_on"]["kind"] == "eval_set"
     assert comparison["scored_on"]["size"] == path.stat().st_size
     assert comparison["tasks"]["topic"]["n"] == 30
+
+
+def test_compare_page_in_chromium(two_runs, tmp_path, repo_dir, capsys):
+    from tests.test_browser import CHROMIUM, check_page, render
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    runs = sorted(p for p in (two_runs / "runs").iterdir() if p.name.endswith(("-base", "-other")))
+    out = tmp_path / "cmp"
+    assert report.main(["--runs-dir", str(two_runs / "runs"), "compare", str(runs[0]), str(runs[1]),
+                        "--out", str(out), "--draws", "20"]) == 0
+    comparison = json.loads((out / "compare.json").read_text(encoding="utf-8"))
+    flips = sum(d["right_to_wrong"] + d["wrong_to_right"] for d in comparison["tasks"].values())
+    dom = render(out / "report.html", tmp_path / "compare.png")
+    check_page(dom, tmp_path / "compare.png", arabic=flips > 0)
+    assert "95% interval" in dom
