@@ -114,6 +114,27 @@ def top_ngrams(model: KwctModel, task: str, k: int = 8) -> dict[str, list[tuple[
     return out
 
 
+def top_other_features(model: KwctModel, task: str, k: int = 6) -> dict[str, list[tuple[str, float]]]:
+    """The k cue and word features (everything but character n-grams) with the largest weight per class.
+
+    Cue features often drive predictions more than any single n-gram; their real weights are shown.
+    """
+    weights = model.class_weights(task)
+    if weights is None:
+        return {}
+    raw = [str(n) for n in model.pipelines[task][:-1].get_feature_names_out()]
+    other = np.array([not n.startswith("char__") for n in raw])
+    if not other.any():
+        return {}
+    names = model.feature_names(task)
+    out = {}
+    for label, row in zip(model.classes(task), weights, strict=True):
+        row = np.where(other, row, -np.inf)
+        best = [i for i in np.argsort(-row, kind="stable")[:k] if np.isfinite(row[i])]
+        out[label] = [(str(names[i]), float(row[i])) for i in best]
+    return out
+
+
 def plot_top_ngrams(task: str, tops: dict[str, list[tuple[str, float]]]) -> bytes:
     """One bar chart per class: its top-weighted character n-grams (Arabic shaped, RTL)."""
     plt = _pyplot()

@@ -20,6 +20,7 @@ from kwct_ml.reporting.plots import (
     plot_reliability,
     plot_top_ngrams,
     top_ngrams,
+    top_other_features,
 )
 
 # --------------------------------------------------------------------------- the report
@@ -119,6 +120,13 @@ def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> Docu
                     f"{task}: top-weighted character n-grams per class")
             doc.table(["label", "top n-grams (largest weight first)"],
                       [[label, "، ".join(n for n, _ in items)] for label, items in tops.items()],
+                      rtl=(1,))
+        others = top_other_features(model, task)
+        if others:
+            doc.p(f"{task}: cue and word features with the largest weight per class (real weights; "
+                  "cue features often drive a prediction more than any one n-gram):")
+            doc.table(["label", "feature", "weight"],
+                      [[label, name, weight] for label, items in others.items() for name, weight in items],
                       rtl=(1,))
 
     curve = results.get("learning_curve")
