@@ -55,7 +55,7 @@ def test_interval_is_over_articles_not_sentences():
 
 
 def test_paired_difference_of_equal_predictions_is_zero():
-    gold = ["condemnation", "solidarity", "support", "other"] * 3
+    gold = ["condemnation", "solidarity", "support", "neutral"] * 3
     docs = [d for d in "abc" for _ in range(4)]
     pred = ["condemnation"] * 12
     diff = paired_difference("stance", gold, pred, pred, docs, draws=100)
@@ -64,7 +64,7 @@ def test_paired_difference_of_equal_predictions_is_zero():
 
 def test_paired_difference_sees_a_better_system_in_every_article():
     rng = np.random.default_rng(0)
-    gold = list(rng.choice(["condemnation", "solidarity", "other"], 60))
+    gold = list(rng.choice(["condemnation", "solidarity", "neutral"], 60))
     docs = [f"d{i // 6}" for i in range(60)]
     worse = ["condemnation"] * 60
     diff = paired_difference("stance", gold, worse, gold, docs, draws=300)
