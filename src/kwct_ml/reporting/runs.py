@@ -30,8 +30,11 @@ def read_json(path: Path) -> dict:
 
 
 def config_diff(config: dict, reference: dict) -> dict[str, tuple]:
-    """Settings whose value differs from ``reference``: key -> (reference value, this value); no name."""
-    keys = [k for k in dict.fromkeys([*reference, *config]) if k != "name"]
+    """Settings whose value differs from ``reference``: key -> (reference value, this value); no name.
+
+    A setting one side does not record (a run from before the setting existed) is not a difference.
+    """
+    keys = [k for k in reference if k in config and k != "name"]
     return {k: (reference.get(k), config.get(k)) for k in keys if reference.get(k) != config.get(k)}
 
 
