@@ -49,7 +49,7 @@ def test_runs_lists_every_run_with_its_config_difference(two_runs, capsys):
     assert base["config_diff"] == "(default)"
     assert "C=0.01" in other["config_diff"] and "use_cues=" in other["config_diff"]
     assert other["data"] == base["data"] and len(base["data"]) == 12
-    assert 0 <= float(other["topic_loao_f1"]) <= 1
+    assert 0 <= float(other["topic_cv_f1"]) <= 1
 
 
 def test_compare_pairs_the_runs_loao_predictions(two_runs, tmp_path, capsys):

@@ -4,7 +4,7 @@
     python -m kwct_ml.report compare RUN_A RUN_B [--eval-set FILE] [--out DIR]
 
 ``runs``: every run in experiments/runs, newest first: date, config differences from
-experiments/default.toml, label-data fingerprint, LOAO and eval-set macro-F1 of the model.
+experiments/default.toml, label-data fingerprint, CV and eval-set macro-F1 of the model.
 ``compare``: config differences, the paired article-bootstrap interval of each task's macro-F1
 difference (B - A), per-class F1 deltas and the sentences whose label flipped; scored on the runs'
 saved LOAO predictions, or with --eval-set on one labelled file by both saved models. Writes

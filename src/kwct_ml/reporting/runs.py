@@ -57,7 +57,8 @@ def run_row(folder: Path, reference: dict) -> dict:
     eval_set = (record.get("data") or {}).get("eval_set") or {}
     for task in TASKS:
         model = (record.get("metrics", {}).get(task) or {}).get("model", {})
-        row[f"{task}_loao_f1"] = model.get("loao_macro_f1")
+        # runs before grouped CV recorded "loao_macro_f1"; later ones "cv_macro_f1"
+        row[f"{task}_cv_f1"] = model.get("cv_macro_f1", model.get("loao_macro_f1"))
         row[f"{task}_eval_f1"] = model.get("eval_macro_f1")
     row["eval_set"] = f"{eval_set.get('path')} ({(eval_set.get('sha256') or '?')[:12]})" if eval_set else ""
     return row
@@ -77,7 +78,7 @@ def runs_table(runs_dir: str | Path, reference: dict) -> tuple[pd.DataFrame, lis
         except DataError as exc:
             problems.append(str(exc))
     columns = ["run", "created", "config_diff", "data",
-               *(f"{t}_{kind}_f1" for kind in ("loao", "eval") for t in TASKS), "eval_set"]
+               *(f"{t}_{kind}_f1" for kind in ("cv", "eval") for t in TASKS), "eval_set"]
     frame = pd.DataFrame(rows, columns=columns)
     frame = frame.sort_values(["created", "run"], ascending=False, kind="stable").reset_index(drop=True)
     return frame, problems
