@@ -45,3 +45,24 @@ def test_arabic_is_passed_raw_to_matplotlib_that_shapes_it():
         assert plots.arabic_for_plot(text) == text
     else:
         assert plots.arabic_for_plot(text) != text  # reshaped + visual order for old matplotlib
+
+
+def test_cue_features_are_listed_with_their_real_weights(repo_dir):
+    import pandas as pd
+
+    from kwct_ml.config import TrainConfig
+    from kwct_ml.pipeline.model import KwctModel, build_pipeline
+    from kwct_ml.reporting.plots import top_other_features
+
+    labels = pd.read_csv(repo_dir / "data" / "labels" / "sentences.csv")
+    config = TrainConfig().replace(use_cues=True)
+    model = KwctModel({"stance": build_pipeline(config, "stance").fit(labels.text.tolist(),
+                                                                        labels.stance.tolist())})
+    tops = top_other_features(model, "stance")
+    assert tops and all(items for items in tops.values())
+    names = list(model.feature_names("stance"))
+    weights = model.class_weights("stance")
+    label, items = next(iter(tops.items()))
+    row = weights[model.classes("stance").index(label)]
+    for name, weight in items:
+        assert not name.startswith(" ") and weight == row[names.index(name)]

@@ -114,6 +114,27 @@ def top_ngrams(model: KwctModel, task: str, k: int = 8) -> dict[str, list[tuple[
     return out
 
 
+def top_other_features(model: KwctModel, task: str, k: int = 6) -> dict[str, list[tuple[str, float]]]:
+    """The k cue and word features (everything but character n-grams) with the largest weight per class.
+
+    Cue features often drive predictions more than any single n-gram; their real weights are shown.
+    """
+    weights = model.class_weights(task)
+    if weights is None:
+        return {}
+    raw = [str(n) for n in model.pipelines[task][:-1].get_feature_names_out()]
+    other = np.array([not n.startswith("char__") for n in raw])
+    if not other.any():
+        return {}
+    names = model.feature_names(task)
+    out = {}
+    for label, row in zip(model.classes(task), weights, strict=True):
+        row = np.where(other, row, -np.inf)
+        best = [i for i in np.argsort(-row, kind="stable")[:k] if np.isfinite(row[i])]
+        out[label] = [(str(names[i]), float(row[i])) for i in best]
+    return out
+
+
 def plot_top_ngrams(task: str, tops: dict[str, list[tuple[str, float]]]) -> bytes:
     """One bar chart per class: its top-weighted character n-grams (Arabic shaped, RTL)."""
     plt = _pyplot()
@@ -156,8 +177,12 @@ def plot_learning_curve(curve: dict) -> bytes:
         return _png(fig)
 
 
-def plot_reliability(cv: dict) -> bytes:
-    """Reliability diagram of the top-label probability (out-of-fold), per task."""
+def plot_reliability(cv: dict, title: str = "Calibration (out-of-fold)") -> bytes:
+    """Reliability diagram of the top-label probability per task, each point labelled with its count.
+
+    ``cv``: task -> {"model": scores with "reliability" bins}. A bin of 3 predictions says little,
+    so every point shows how many predictions fall in it.
+    """
     plt = _pyplot()
     with plt.rc_context(_rc()):
         fig, ax = plt.subplots(figsize=(4.6, 4.2))
@@ -166,10 +191,13 @@ def plot_reliability(cv: dict) -> bytes:
             bins = systems["model"].get("reliability", [])
             ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", color=colour,
                     label=f"{task} (ECE {systems['model'].get('ece', 0):.2f})")
+            for b in bins:
+                ax.annotate(f"n={b['n']}", (b["confidence"], b["accuracy"]), textcoords="offset points",
+                            xytext=(4, -10 if colour == "#4c72b0" else 6), fontsize=6, color=colour)
         ax.set_xlabel("predicted probability of the chosen label")
         ax.set_ylabel("fraction correct")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.legend(fontsize=8)
-        ax.set_title("Calibration (out-of-fold)")
+        ax.set_title(title)
         return _png(fig)

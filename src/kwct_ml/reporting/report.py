@@ -5,16 +5,14 @@ The plots come from reporting/plots.py, the headline table from reporting/headli
 
 from __future__ import annotations
 
-import base64
-import html
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from kwct_ml.io.atomic import atomic_write_bytes, atomic_write_text
 from kwct_ml.pipeline.model import KwctModel
+from kwct_ml.reporting.document import Document
 from kwct_ml.reporting.headline import headline_rows
 from kwct_ml.reporting.plots import (
     plot_confusion,
@@ -22,106 +20,8 @@ from kwct_ml.reporting.plots import (
     plot_reliability,
     plot_top_ngrams,
     top_ngrams,
+    top_other_features,
 )
-
-# --------------------------------------------------------------------------- document model
-
-class _Doc:
-    """A tiny document (headings, paragraphs, tables, images) rendered to Markdown and HTML."""
-
-    def __init__(self):
-        self.blocks: list[tuple] = []
-
-    def h(self, level: int, text: str):
-        self.blocks.append(("h", level, text))
-
-    def p(self, text: str):
-        self.blocks.append(("p", text))
-
-    def code(self, text: str):
-        self.blocks.append(("code", text))
-
-    def table(self, headers: list[str], rows: list[list], rtl: tuple[int, ...] = ()):
-        self.blocks.append(("table", headers, rows, rtl))
-
-    def img(self, name: str, data: bytes, alt: str):
-        self.blocks.append(("img", name, data, alt))
-
-    def markdown(self) -> str:
-        out = []
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "h":
-                out.append("#" * block[1] + " " + block[2])
-            elif kind == "p":
-                out.append(block[1])
-            elif kind == "code":
-                out.append(f"```\n{block[1]}\n```")
-            elif kind == "table":
-                _, headers, rows, _ = block
-                cells = [[_md_cell(c) for c in row] for row in rows]
-                out.append("\n".join(["| " + " | ".join(headers) + " |",
-                                      "|" + "|".join("---" for _ in headers) + "|",
-                                      *("| " + " | ".join(row) + " |" for row in cells)]))
-            elif kind == "img":
-                out.append(f"![{block[3]}](plots/{block[1]})")
-        return "\n\n".join(out) + "\n"
-
-    def html(self, title: str) -> str:
-        out = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-               f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>"]
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "h":
-                out.append(f"<h{block[1]}>{_inline(block[2])}</h{block[1]}>")
-            elif kind == "p":
-                out.append(f"<p>{_inline(block[1])}</p>")
-            elif kind == "code":
-                out.append(f"<pre><code>{html.escape(block[1])}</code></pre>")
-            elif kind == "table":
-                _, headers, rows, rtl = block
-                head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-                body = []
-                for row in rows:
-                    cells = []
-                    for i, cell in enumerate(row):
-                        text = html.escape(_fmt(cell))
-                        if i in rtl:
-                            cells.append(f'<td dir="rtl" lang="ar" class="ar">{text}</td>')
-                        else:
-                            cells.append(f"<td>{text}</td>")
-                    body.append("<tr>" + "".join(cells) + "</tr>")
-                out.append(f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body)
-                           + "\n</tbody></table>")
-            elif kind == "img":
-                data = base64.b64encode(block[2]).decode("ascii")
-                out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(block[3])}">'
-                           f"<figcaption>{html.escape(block[3])}</figcaption></figure>")
-        out.append("</body>\n</html>\n")
-        return "\n".join(out)
-
-
-_CSS = ("body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
-        "color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-        "vertical-align:top}th{background:#f0f0f0}td.ar{font-size:1.05em;text-align:right;max-width:640px}"
-        "img{max-width:100%}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}code{background:#f6f6f6}")
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float | np.floating):
-        return "" if np.isnan(value) else f"{value:.3f}"
-    return str(value)
-
-
-def _md_cell(value) -> str:
-    return _fmt(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _inline(text: str) -> str:
-    """Escape, then render `code` spans (the only Markdown used in prose)."""
-    parts = html.escape(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-
 
 # --------------------------------------------------------------------------- the report
 
@@ -144,8 +44,8 @@ def build_report(results: dict, predictions: pd.DataFrame, model: KwctModel, run
     return path
 
 
-def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> _Doc:
-    doc = _Doc()
+def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> Document:
+    doc = Document()
     data, config = results["data"], results["config"]
     external = results.get("eval_set")
     doc.h(1, f"Training report `{results['run']}`")
@@ -226,6 +126,13 @@ def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> _Doc
                     f"{task}: top-weighted character n-grams per class")
             doc.table(["label", "top n-grams (largest weight first)"],
                       [[label, "، ".join(n for n, _ in items)] for label, items in tops.items()],
+                      rtl=(1,))
+        others = top_other_features(model, task)
+        if others:
+            doc.p(f"{task}: cue and word features with the largest weight per class (real weights; "
+                  "cue features often drive a prediction more than any one n-gram):")
+            doc.table(["label", "feature", "weight"],
+                      [[label, name, weight] for label, items in others.items() for name, weight in items],
                       rtl=(1,))
 
     curve = results.get("learning_curve")

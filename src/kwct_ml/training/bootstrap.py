@@ -14,9 +14,10 @@ from kwct_ml.training.metrics import present_labels
 
 DRAWS = 1000
 LEVEL = 0.95
+SEED = 13
 
 
-def article_draws(docs: Sequence, draws: int = DRAWS, seed: int = 13) -> list[np.ndarray]:
+def article_draws(docs: Sequence, draws: int = DRAWS, seed: int = SEED) -> list[np.ndarray]:
     """Row indices of ``draws`` resamples of the articles in ``docs`` (with replacement)."""
     docs = np.asarray(docs, dtype=object)
     articles = np.unique(docs)
@@ -35,7 +36,7 @@ def _macro_f1(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> float:
 
 
 def macro_f1_interval(task: str, gold: Sequence[str], pred: Sequence[str], docs: Sequence,
-                      draws: int = DRAWS, seed: int = 13) -> dict:
+                      draws: int = DRAWS, seed: int = SEED) -> dict:
     """Point macro-F1 and its article-bootstrap percentile interval.
 
     Every draw is scored over the labels of the whole set: a draw that misses the one article where a
@@ -45,8 +46,37 @@ def macro_f1_interval(task: str, gold: Sequence[str], pred: Sequence[str], docs:
     code = {label: i for i, label in enumerate(labels)}
     g = np.array([code[x] for x in gold], dtype=np.int64)
     p = np.array([code[x] for x in pred], dtype=np.int64)
-    values = np.array([_macro_f1(g[i], p[i], len(labels)) for i in article_draws(docs, draws, seed)])
+    samples = article_draws(docs, draws, seed)
+    values = np.array([_macro_f1(g[i], p[i], len(labels)) for i in samples])
+    low, high = _interval(values)
+    correct = g == p
+    return {"macro_f1": _macro_f1(g, p, len(labels)), "low": low, "high": high, "macro_f1_ci": (low, high),
+            "accuracy": float(correct.mean()) if len(correct) else 0.0,
+            "accuracy_ci": _interval(np.array([float(correct[i].mean()) for i in samples])),
+            "level": LEVEL, "draws": draws, "seed": seed,
+            "n_articles": int(len(np.unique(np.asarray(docs, dtype=object))))}
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    """The LEVEL percentile interval of bootstrap values."""
     tail = (1 - LEVEL) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
-    return {"macro_f1": _macro_f1(g, p, len(labels)), "low": float(low), "high": float(high),
-            "level": LEVEL, "draws": draws, "n_articles": int(len(np.unique(np.asarray(docs, dtype=object))))}
+    return float(low), float(high)
+
+
+def paired_difference(task: str, gold: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str],
+                      docs: Sequence, draws: int = DRAWS, seed: int = SEED) -> dict:
+    """Macro-F1 of B minus A with the paired article-bootstrap interval (both scored on the same draws).
+
+    ``excludes_zero`` says whether the interval lies entirely on one side of 0: is B really different?
+    """
+    labels = present_labels(task, gold, pred_a, pred_b)
+    code = {label: i for i, label in enumerate(labels)}
+    g, a, b = (np.array([code[x] for x in values], dtype=np.int64) for values in (gold, pred_a, pred_b))
+    n = len(labels)
+    diffs = np.array([_macro_f1(g[i], b[i], n) - _macro_f1(g[i], a[i], n)
+                      for i in article_draws(docs, draws, seed)])
+    low, high = _interval(diffs)
+    score_a, score_b = _macro_f1(g, a, n), _macro_f1(g, b, n)
+    return {"a": score_a, "b": score_b, "difference": score_b - score_a, "ci": (low, high),
+            "excludes_zero": bool(low > 0 or high < 0), "draws": draws, "seed": seed}
