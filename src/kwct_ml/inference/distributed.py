@@ -170,7 +170,8 @@ def run(args, read_opts: ReadOptions, result_columns: list[str], summary_fmt: st
     parts = partitions(sources, args.partition_size)
     fingerprint = checkpoint.fingerprint(sources, {
         "args": [args.unit, args.text_column, args.id_column, args.encoding, args.explain,
-                 args.min_confidence, args.partition_size, list(columns)], "model": sha})
+                 args.min_confidence, args.article_column, args.partition_size, list(columns)],
+        "model": sha})
     done = _prepare(out, fingerprint, args.resume)
     todo = [p for p in parts if p.index not in done]
     if args.resume:
