@@ -11,7 +11,7 @@ EVAL_SET := $(if $(wildcard $(DEVSET)),--eval-set $(DEVSET),)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,dask]"
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(PY) -c "import pandas as pd; print(pd.read_csv('out/sample_summary.csv')[['doc_id', 'n_sentences', 'dominant_topic', 'dominant_stance']].to_string(index=False))"
 
 $(VENV)/.bench-installed: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) -m pip install --quiet -e ".[dev,dask,bench]"
 	touch $@
 
 # The issue-7 benchmarks (need ../shared/data; their run times are in experiments/benchmarks.md): docs/benchmarks.md.

@@ -28,6 +28,7 @@ from kwct_ml.inference.tagger import (
     Tagger,
     summary_columns,
 )
+from kwct_ml.io import parquet
 from kwct_ml.io.atomic import atomic_open
 from kwct_ml.io.sources import ReadOptions, Source, discover
 from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows
@@ -50,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=".txt file, directory (all .txt inside, recursively), .csv/.tsv/.jsonl table "
                         "with a text column, or - for standard input")
     p.add_argument("--output", "-o", default="-", metavar="OUT",
-                   help="OUT.csv, OUT.tsv or OUT.jsonl (default: CSV on standard output)")
+                   help="OUT.csv, OUT.tsv, OUT.jsonl or OUT.parquet (default: CSV on standard output); "
+                        "with --scheduler, a Parquet dataset directory")
     p.add_argument("--format", choices=sorted(set(FORMATS.values())),
                    help="output format when OUT has no known extension or is standard output")
     p.add_argument("--model", metavar="DIR", help="model folder (default: models/latest)")
@@ -79,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from OUT.partial (same inputs and options)")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="run on Dask: local:N (N worker processes here) or tcp://HOST:PORT "
+                        "(docs/scale.md; needs the dask extra)")
+    p.add_argument("--partition-size", type=int, default=256, metavar="N",
+                   help="with --scheduler: .txt files (or table rows) per partition")
     return p
 
 
@@ -151,7 +158,10 @@ def main(argv=None) -> int:
     if args.inputs.count("-") > 1:
         raise ConfigError("standard input (-) can be given only once")
     to_stdout = args.output in ("-", "")
-    fmt = format_of(args.output, args.format, "--output")
+    parquet_out = Path(args.output).suffix.lower() == parquet.SUFFIX
+    if args.scheduler and (to_stdout or "-" in args.inputs):
+        raise ConfigError("--scheduler needs --output DIR and file inputs (not standard input/output)")
+    fmt = "jsonl" if parquet_out or args.scheduler else format_of(args.output, args.format, "--output")
     summary_fmt = _summary_path_ok(args)
     if args.resume and (to_stdout or "-" in args.inputs):
         raise ConfigError("--resume needs --output FILE and file inputs (not standard input/output)")
@@ -165,6 +175,10 @@ def main(argv=None) -> int:
         raise ConfigError("--article-column groups sentence rows; it does not go with --unit article")
     read_opts = ReadOptions(args.unit, args.text_column, args.id_column, args.encoding,
                             frozenset(result_columns), args.article_column)
+    if args.scheduler:
+        from kwct_ml.inference import distributed  # Dask is imported only with --scheduler
+
+        return distributed.run(args, read_opts, result_columns, summary_fmt, ErrorLog)
     tagger = _load_tagger(args.model)
     sources, titles = discover(args.inputs, getattr(sys.stdin, "buffer", sys.stdin))
     _refuse_overwriting_inputs(args, sources, to_stdout)
@@ -177,7 +191,23 @@ def main(argv=None) -> int:
     formatter = RowFormatter(fmt, own_columns + result_columns)
 
     with errors.sigterm_as_interrupt():
+        if parquet_out:
+            return _run_parquet(args, read_opts, tagger, sources, titles, formatter, summary_fmt)
         return _run(args, read_opts, tagger, sources, titles, formatter, to_stdout, summary_fmt)
+
+
+def _run_parquet(args, read_opts, tagger, sources, titles, formatter, summary_fmt) -> int:
+    """OUT.parquet: the run streams JSON lines to OUT.parquet.rows.jsonl (resumable as usual), then
+    converts them to OUT.parquet atomically."""
+    staged = argparse.Namespace(**{**vars(args), "output": f"{args.output}.rows.jsonl",
+                                   "errors": args.errors or f"{args.output}.errors.jsonl"})
+    if args.resume and Path(args.output).exists() and not Path(f"{staged.output}.partial").exists():
+        print(f"{PROG}: {args.output} is already complete; nothing to resume", file=sys.stderr)
+        return 0
+    code = _run(staged, read_opts, tagger, sources, titles, formatter, False, summary_fmt)
+    parquet.write_rows(args.output, read_rows(staged.output, "jsonl"), formatter.columns)
+    Path(staged.output).unlink()
+    return code
 
 
 def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], titles: dict[str, str],

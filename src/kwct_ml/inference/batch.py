@@ -101,10 +101,12 @@ def _spans(doc: Document) -> list[Span]:
     return [Span.of(doc.doc_id, s) for s in segment(doc.text)]
 
 
-def process(item: WorkItem) -> tuple[list[dict], list[dict]]:
-    """Turn one work item into (output rows, error records)."""
-    tagger: Tagger = _WORKER["tagger"]
-    opts: Options = _WORKER["opts"]
+def process(item: WorkItem, tagger: Tagger | None = None,
+            opts: Options | None = None) -> tuple[list[dict], list[dict]]:
+    """Turn one work item into (output rows, error records); the worker's tagger and options
+    unless given."""
+    tagger = tagger or _WORKER["tagger"]
+    opts = opts or _WORKER["opts"]
     spans: list[Span] = []
     owners: list[dict] = []  # own table columns of each span
     groups: list = []  # the article (file, table row, or --article-column value) of each span
