@@ -24,7 +24,20 @@ from kwct_ml.io.encoding import (
     open_text,
     read_text,
 )
-from kwct_ml.text.segment import segment_lines
+from kwct_ml.text.segment import segment, segment_lines
+
+#: Column names (compared case-insensitively, in this order) taken as a table's doc_id column
+#: when ``--id-column`` is not given.
+ID_COLUMNS = ("doc_id", "docid", "id", "docno", "doc_no", "article_id", "articleid", "document_id",
+              "news_id")
+#: Rows of a table read to decide its unit when ``--unit`` is not given.
+UNIT_SAMPLE_ROWS = 20
+
+
+def id_column_of(columns) -> str | None:
+    """The obvious doc_id column among ``columns`` (see ``ID_COLUMNS``), or None."""
+    by_name = {str(col).strip().lower(): col for col in columns}
+    return next((by_name[name] for name in ID_COLUMNS if name in by_name), None)
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,8 @@ class Source:
     doc_id: str = ""
     error: dict | None = None
     stream: object = field(default=None, compare=False)  # standard input (bytes)
+    #: The unit decided for this input (``Reader.decide_unit``); None: ``--unit`` or the default.
+    unit: str | None = None
 
     @property
     def kind(self) -> str:
@@ -142,8 +157,19 @@ class Reader:
         """Own columns this input adds to the output (before any other row is read)."""
         return []
 
+    def decide_unit(self, source: Source, opts: ReadOptions) -> tuple[str, str]:
+        """(unit, why) for ``source``: ``--unit`` when given, else this reader's default."""
+        if opts.unit:
+            return opts.unit, f"--unit {opts.unit}"
+        return self.default_unit, "default"
+
     def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
         raise NotImplementedError
+
+
+def unit_of(source: Source, opts: ReadOptions) -> str:
+    """The unit ``source`` is read in: ``--unit``, the decided one, else its reader's default."""
+    return opts.unit or source.unit or source.reader.default_unit
 
 
 class TextReader(Reader):
@@ -172,15 +198,15 @@ class StdinReader(Reader):
         except DataError as exc:
             yield Skipped(error_record(exc))
             return
-        if (opts.unit or self.default_unit) == "sentence":
+        if unit_of(source, opts) == "sentence":
             yield from line_documents(text, "stdin", "<stdin>", numbered=False)
         else:
             yield Document("stdin", text)
 
 
 class TableReader(Reader):
-    """``.csv``/``.tsv``/``.jsonl``: each row's text column is one sentence (``--unit article``:
-    one article); the row's own columns are kept in the output."""
+    """``.csv``/``.tsv``/``.jsonl``: each row's text column is one article or one sentence (decided
+    from the first rows unless ``--unit`` says); the row's own columns are kept in the output."""
 
     kind = "table"
     default_unit = "sentence"
@@ -192,9 +218,40 @@ class TableReader(Reader):
         header = tables.header(source.path, self.fmt, opts.encoding) or []
         return list(_renamed(header, opts.reserved).values())
 
+    def decide_unit(self, source: Source, opts: ReadOptions) -> tuple[str, str]:
+        """Article when at least half of the first non-empty text cells hold several sentences
+        (a table of whole articles tagged row by row would give one tag per article, silently)."""
+        if opts.unit:
+            return opts.unit, f"--unit {opts.unit}"
+        texts = self._sample(source, opts)
+        if not texts:
+            return self.default_unit, "no text cells to judge by"
+        several = sum(len(segment(text)) > 1 for text in texts)
+        unit = "article" if 2 * several >= len(texts) else "sentence"
+        other = "sentence" if unit == "article" else "article"
+        return unit, (f"{several} of the first {len(texts)} {opts.text_column!r} cells hold several "
+                      f"sentences; --unit {other} to override")
+
+    def _sample(self, source: Source, opts: ReadOptions) -> list[str]:
+        """The first UNIT_SAMPLE_ROWS non-empty text cells (none when unreadable: ``read`` says why)."""
+        texts: list[str] = []
+        try:
+            with open_text(source.path, opts.encoding) as handle:
+                for _, record in tables.records(handle, source.path, self.fmt):
+                    if isinstance(record, DataError):
+                        continue
+                    text = record.get(opts.text_column)
+                    if text is not None and str(text).strip():
+                        texts.append(str(text))
+                        if len(texts) == UNIT_SAMPLE_ROWS:
+                            break
+        except (DataError, OSError, UnicodeDecodeError, csv.Error):
+            pass
+        return texts
+
     def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
         path = source.path
-        unit = opts.unit or self.default_unit
+        unit = unit_of(source, opts)
         stem = Path(path).stem
         handle = None
         line = 0
@@ -215,7 +272,7 @@ class TableReader(Reader):
                     if opts.id_column and opts.id_column not in record:
                         raise DataError(f"no id column {opts.id_column!r}", path, line,
                                         fix="pass --id-column NAME or leave it out")
-                    id_col = opts.id_column or ("doc_id" if "doc_id" in record else None)
+                    id_col = opts.id_column or id_column_of(record)
                     mapping = _renamed(list(record), opts.reserved)
                 text = record.get(opts.text_column)
                 if text is None or (isinstance(text, str) and not text.strip()):
