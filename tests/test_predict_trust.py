@@ -144,3 +144,13 @@ def test_top_k_gives_the_k_best_labels_and_probabilities(run, raw, tmp_path, mod
         assert probs == sorted(probs, reverse=True) and probs[0] == float(df.stance_score[i])
         assert abs(probs[1] - sorted(proba[i])[-2]) < 1e-4
     assert all(len(cell.split("|")) == 3 and cell.split(":")[0] in TOPICS for cell in df.topic_top)
+
+
+def test_progress_bar_has_a_total_and_time_left(run, raw, tmp_path, arabic_sentences):
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"text": list(arabic_sentences.values())}).to_csv(table, index=False)
+    n = len(list(raw.glob("*.txt"))) + len(arabic_sentences)
+    code, err = run(raw, table, "-o", tmp_path / "o.csv", "--progress")
+    assert code == 0, err
+    bar = err.replace("\r", "\n").splitlines()
+    assert any(f"{n}/{n} [" in line and "<00:00" in line for line in bar), err

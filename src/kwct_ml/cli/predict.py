@@ -10,12 +10,14 @@ is renamed to ``OUT``, so ``OUT`` only ever exists complete; ``--resume`` contin
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import hashlib
 import json
 import os
 import sys
 import warnings
+from collections import deque
 from pathlib import Path
 
 from kwct_ml import errors
@@ -31,8 +33,9 @@ from kwct_ml.inference.tagger import (
     summary_columns,
 )
 from kwct_ml.io.atomic import atomic_open
+from kwct_ml.io.encoding import open_text
 from kwct_ml.io.sources import ID_COLUMNS, ReadOptions, Source, discover, id_column_of
-from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows
+from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows, records
 
 PROG = "kwct_ml.predict"
 #: Bad-input lines printed on stderr before the rest go to the errors file only.
@@ -280,8 +283,10 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked after this
-    bar = tqdm(total=None, unit=" sent", desc=PROG, disable=not show, file=sys.stderr,
-               initial=n_rows)
+    # the bar counts input documents (.txt files, table rows, stdin): their total is known
+    bar = tqdm(total=_count_documents(sources, read_opts) if show else None, unit=" doc", desc=PROG,
+               disable=not show, file=sys.stderr)
+    sizes: deque[int] = deque()
     done = skip
     try:
         if not resuming and not to_stdout:  # standard output gets its header with the first rows
@@ -290,8 +295,7 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
             if ckpt_handle:
                 checkpoint.start(ckpt_handle, fingerprint)
                 checkpoint.mark(ckpt_handle, 0, out, err_handle, 0, 0)
-        items = batch.work_items(sources, read_opts)
-        items = (item for i, item in enumerate(items) if i >= skip)
+        items = _sized(batch.work_items(sources, read_opts), skip, sizes, bar)
         worker_opts = batch.Options(args.encoding, args.explain, args.min_confidence, args.top_k)
         for rows, errs in batch.ordered_results(items, args.jobs, tagger, worker_opts):
             if to_stdout and rows and not n_rows:
@@ -309,7 +313,8 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
             n_rows += len(rows)
             if ckpt_handle:
                 checkpoint.mark(ckpt_handle, done, out, err_handle, n_rows, log.count)
-            bar.update(len(rows))
+            bar.update(sizes.popleft())
+            bar.set_postfix_str(f"{n_rows} sentences", refresh=False)
     except KeyboardInterrupt:
         if ckpt_handle:
             print(f"{PROG}: interrupted; {n_rows} complete rows are in {partial}; rerun with "
@@ -365,6 +370,33 @@ def _nothing_tagged(partial: Path, ckpt: Path, to_stdout: bool, errors_partial: 
     print(f"{PROG}: nothing was tagged; {log.count} inputs skipped{where}; no output written",
           file=sys.stderr)
     return 1
+
+
+def _sized(items, skip: int, sizes: deque, bar):
+    """Work items after the first ``skip`` (done before a resume, counted on ``bar`` at once); the
+    number of documents of each item yielded is appended to ``sizes``."""
+    for i, item in enumerate(items):
+        n = len(item.entries) + len(item.errors)
+        if i < skip:
+            bar.update(n)
+            continue
+        sizes.append(n)
+        yield item
+
+
+def _count_documents(sources: list[Source], opts: ReadOptions) -> int:
+    """Documents the run will go through: one per input file or stdin, one per table record."""
+    total = 0
+    for source in sources:
+        if source.kind != "table":
+            total += 1
+            continue
+        try:
+            with open_text(source.path, opts.encoding) as handle:
+                total += sum(1 for _ in records(handle, source.path, source.reader.fmt))
+        except (errors.KwctError, OSError, UnicodeDecodeError, csv.Error):
+            total += 1  # read for real, it is one error
+    return total
 
 
 class _TextSink:
