@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-column", metavar="COL",
                    help="table column giving doc_id (default: the first of "
                         f"{', '.join(ID_COLUMNS)} the table has, any case)")
+    p.add_argument("--article-column", metavar="COL",
+                   help="sentence tables: rows sharing COL's value are one article, in row order (keep "
+                        "them consecutive), so the topic's article context applies as for articles; "
+                        "doc_id is that value unless --id-column is given (default: each row alone)")
     p.add_argument("--encoding", metavar="ENC",
                    help="force the input encoding (default: BOM, else UTF-8, else Windows-1256)")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
@@ -130,8 +134,9 @@ def _decide_units(sources: list[Source], opts: ReadOptions) -> list[Source]:
             continue
         header = source.reader.columns(source, ReadOptions(
             None, opts.text_column, None, opts.encoding))
-        id_col = opts.id_column or id_column_of(header)
+        id_col = id_column_of(header, opts)
         ids = f"doc_id from column {id_col!r}" if id_col else \
+            f"doc_id from --article-column {opts.article_column!r}" if opts.article_column else \
             "no id column found (doc_id is FILE:ROW; --id-column COL)" if unit == "article" else \
             "no id column found (doc_id is the file name; --id-column COL)"
         parts.append(f"{Path(source.path).name}: {unit} per row ({why}); {ids}")
@@ -204,8 +209,10 @@ def main(argv=None) -> int:
         result_columns += list(EXPLAIN_COLUMNS)
     if args.top_k:
         result_columns += list(TOP_COLUMNS)
+    if args.article_column and args.unit == "article":
+        raise ConfigError("--article-column groups sentence rows; it does not go with --unit article")
     read_opts = ReadOptions(args.unit, args.text_column, args.id_column, args.encoding,
-                            frozenset(result_columns))
+                            frozenset(result_columns), args.article_column)
     tagger = _load_tagger(args.model)
     sources, titles = discover(args.inputs, getattr(sys.stdin, "buffer", sys.stdin))
     _refuse_overwriting_inputs(args, sources, to_stdout)

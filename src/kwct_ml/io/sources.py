@@ -34,10 +34,15 @@ ID_COLUMNS = ("doc_id", "docid", "id", "docno", "doc_no", "article_id", "article
 UNIT_SAMPLE_ROWS = 20
 
 
-def id_column_of(columns) -> str | None:
-    """The obvious doc_id column among ``columns`` (see ``ID_COLUMNS``), or None."""
+def id_column_of(columns, opts: ReadOptions | None = None) -> str | None:
+    """The table column giving doc_id: ``--id-column``, else the obvious one among ``columns``
+    (see ``ID_COLUMNS``); with ``--article-column`` only a ``doc_id`` column (an ``id`` column
+    there usually numbers sentences, and the article value is the better doc_id)."""
+    if opts is not None and opts.id_column:
+        return opts.id_column
     by_name = {str(col).strip().lower(): col for col in columns}
-    return next((by_name[name] for name in ID_COLUMNS if name in by_name), None)
+    names = ("doc_id",) if opts is not None and opts.article_column else ID_COLUMNS
+    return next((by_name[name] for name in names if name in by_name), None)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class ReadOptions:
     encoding: str | None
     #: Result columns: an own table column with one of these names is renamed ``input_NAME``.
     reserved: frozenset[str] = frozenset()
+    #: Sentence tables: rows sharing this column's value are one article, in row order.
+    article_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class Document:
     offset: int = 0
     columns: dict = field(default_factory=dict)
     text_column: str | None = None
+    article: str | None = None  # a sentence row's article (``--article-column``): its context group
 
     def line_of(self, start: int) -> int | None:
         """The line to log a problem with the sentence starting at ``start`` (of ``text``) at."""
@@ -223,6 +231,8 @@ class TableReader(Reader):
         (a table of whole articles tagged row by row would give one tag per article, silently)."""
         if opts.unit:
             return opts.unit, f"--unit {opts.unit}"
+        if opts.article_column:
+            return "sentence", "--article-column"
         texts = self._sample(source, opts)
         if not texts:
             return self.default_unit, "no text cells to judge by"
@@ -272,7 +282,10 @@ class TableReader(Reader):
                     if opts.id_column and opts.id_column not in record:
                         raise DataError(f"no id column {opts.id_column!r}", path, line,
                                         fix="pass --id-column NAME or leave it out")
-                    id_col = opts.id_column or id_column_of(record)
+                    if opts.article_column and opts.article_column not in record:
+                        raise DataError(f"no article column {opts.article_column!r}", path, line,
+                                        fix="pass --article-column NAME of a column the table has")
+                    id_col = id_column_of(record, opts)
                     mapping = _renamed(list(record), opts.reserved)
                 text = record.get(opts.text_column)
                 if text is None or (isinstance(text, str) and not text.strip()):
@@ -291,7 +304,9 @@ class TableReader(Reader):
                 own_id = record.get(id_col) if id_col else None
                 own_id = "" if own_id is None else str(own_id)
                 if unit == "sentence":
-                    yield Document(own_id or stem, text, path, line, sent_id=index, columns=cols)
+                    article = str(record.get(opts.article_column) or "") if opts.article_column else None
+                    yield Document(own_id or article or stem, text, path, line, sent_id=index, columns=cols,
+                                   article=article)
                 else:
                     # the whole article is not repeated on every sentence row: that is quadratic
                     yield Document(own_id or f"{stem}:{index}", text, path, line, columns=cols,
