@@ -4,6 +4,9 @@ The cues live in ``resources/cues.toml`` (readable, each label justified by the 
 cues and the sentence are normalised with ``kwct_ml.text.normalize.normalize``; a cue matches at a word
 start, optionally after the clitics و/ف, ب/ك/ل/س and the article ال (or لل), so 'تدين' also fires
 on 'وتدين', and 'الهجوم' on 'للهجوم' (a cue written with ال needs the article in the text).
+A cue whose bare word has other senses is a rule (``[[task.label.rules]]``): the word plus required
+or forbidden neighbouring words ('التضامن' + 'مع', never after 'حي' or before 'الاجتماعي'), compiled
+into the same regex as lookarounds (issue 17).
 """
 
 from __future__ import annotations
@@ -41,8 +44,37 @@ def default_path() -> Path:
     return Path(str(resources.files("kwct_ml").joinpath("resources", "cues.toml")))
 
 
-def load_cues(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
-    """Read and validate a cue file: ``{task: {label: [raw cues]}}`` for every schema label."""
+#: Keys of a rule: its word, neighbour lists, and why (the codebook sense it keeps).
+_RULE_LISTS = ("next", "not_next", "prev", "not_prev")
+
+
+def _rule_problem(rule, bare: set[str]) -> str | None:
+    """Why ``rule`` (one ``[[task.label.rules]]`` table) is invalid, or None."""
+    if not isinstance(rule, dict):
+        return "a rule must be a table"
+    unknown = sorted(set(rule) - {"cue", "why", *_RULE_LISTS})
+    if unknown:
+        return f"rule has unknown key(s) {unknown}; allowed: cue, why, {', '.join(_RULE_LISTS)}"
+    if not isinstance(rule.get("cue"), str) or not normalize(rule["cue"]):
+        return "a rule needs a non-empty `cue`"
+    if rule["cue"] in bare:
+        return f"rule cue {rule['cue']!r} is also a bare cue (a bare cue would fire without the rule)"
+    if not isinstance(rule.get("why"), str) or not rule["why"].strip():
+        return f"rule {rule['cue']!r} needs `why` (the sense it keeps and the one it leaves out)"
+    if not any(rule.get(key) for key in _RULE_LISTS):
+        return f"rule {rule['cue']!r} needs at least one of {', '.join(_RULE_LISTS)}"
+    for key in _RULE_LISTS:
+        words = rule.get(key, [])
+        if not isinstance(words, list) or not all(isinstance(w, str) and normalize(w) for w in words):
+            return f"rule {rule['cue']!r}: `{key}` must be a list of non-empty words"
+    return None
+
+
+def load_cues(path: str | Path | None = None) -> dict[str, dict[str, list]]:
+    """Read and validate a cue file: ``{task: {label: [cues]}}`` for every schema label.
+
+    A cue is a string (the bare word) or a rule dict (``cue`` plus neighbour lists).
+    """
     path = Path(path) if path is not None else default_path()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -71,7 +103,14 @@ def load_cues(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]
             for cue in cues:
                 if not isinstance(cue, str) or not normalize(cue):
                     raise ConfigError(f"{path}: [{task}.{label}] has an empty or non-string cue {cue!r}")
-            out[task][label] = list(cues)
+            rules = table.get("rules", [])
+            if not isinstance(rules, list):
+                raise ConfigError(f"{path}: [{task}.{label}] `rules` must be an array of tables [[...]]")
+            for rule in rules:
+                problem = _rule_problem(rule, set(cues))
+                if problem:
+                    raise ConfigError(f"{path}: [{task}.{label}] {problem}")
+            out[task][label] = list(cues) + [dict(rule) for rule in rules]
     return out
 
 
@@ -82,14 +121,42 @@ def _split_article(norm: str) -> tuple[str, bool]:
     return norm, False
 
 
-def cue_pattern(cue: str) -> tuple[int, str]:
+def _cue_word(cue: str | dict) -> str:
+    return cue["cue"] if isinstance(cue, dict) else cue
+
+
+def _neighbours(words: list[str]) -> str:
+    """Alternation of whole neighbouring words (clitics و/ف, ب/ك/ل before; a short suffix after)."""
+    alts = sorted({re.escape(normalize(w)) for w in words}, key=lambda a: (-len(a), a))
+    return "(?:[وف])?(?:[بكل])?(?:" + "|".join(alts) + ")" + _SUFFIX
+
+
+def _rule_pattern(rule: dict, piece: str) -> str:
+    """``piece`` (the cue's own regex) inside the rule's lookarounds; a required next word is part
+    of the match (so an explanation shows it), forbidden or required previous words end the word
+    before the cue ('بشؤون' ends with 'شؤون')."""
+    before = "".join(f"(?<!{re.escape(normalize(w))} )" for w in rule.get("not_prev", []))
+    if rule.get("prev"):
+        before += "(?:" + "|".join(f"(?<={re.escape(normalize(w))} )" for w in rule["prev"]) + ")"
+    after = ""
+    if rule.get("not_next"):
+        after += rf"(?!\w* {_neighbours(rule['not_next'])})"
+    if rule.get("next"):
+        after += rf"\w* {_neighbours(rule['next'])}"
+    return before + piece + after
+
+
+def cue_pattern(cue: str | dict) -> tuple[int, str]:
     """(core length, regex) for one cue, matched at a word start after optional clitics.
 
     A cue written with a leading ال must keep an article in the text ('الهجوم' matches 'للهجوم',
     'والهجوم'; 'التزام' does not match 'تزامن'); any other cue may take clitics and an article.
     A core of at most three letters must end the word (allowing a short suffix) and takes no
-    implicit article.
+    implicit article. A rule dict adds its neighbour constraints (``_rule_pattern``).
     """
+    if isinstance(cue, dict):
+        length, piece = cue_pattern(cue["cue"])
+        return length, _rule_pattern(cue, piece)
     core, with_article = _split_article(normalize(cue))
     prefix = _ARTICLE_PREFIX if with_article else _PREFIX
     if len(core) <= _SHORT:
@@ -99,7 +166,7 @@ def cue_pattern(cue: str) -> tuple[int, str]:
     return len(core), prefix + re.escape(core)
 
 
-def compile_cues(cues: list[str]) -> re.Pattern:
+def compile_cues(cues: list) -> re.Pattern:
     """One pattern matching any of ``cues`` at a word start (longest core first)."""
     pieces = sorted({cue_pattern(c) for c in cues}, key=_longest_first)
     alternation = "|".join(piece for _, piece in pieces)
@@ -117,15 +184,16 @@ def count_matches(pattern: re.Pattern, text: str) -> int:
 
 #: A match can only begin where a word begins (every pattern starts with ``(?<!\w)`` and a letter).
 _WORD_START = re.compile(r"(?<!\w)\w")
+_WORD_END = re.compile(r"\w*")
 #: Longest clitic prefix before a core ('وبال', 'فلل'): a core starts within this many characters.
 _MAX_PREFIX = 4
 #: Cores are recognised by their first letters before the regex is tried.
 _HEAD = 3
 
 
-def core_starts(cues: list[str]) -> frozenset[str] | None:
+def core_starts(cues: list) -> frozenset[str] | None:
     """The first ``_HEAD`` letters of every cue's core, or None when a core is shorter than that."""
-    cores = [_split_article(normalize(c))[0] for c in cues]
+    cores = [_split_article(normalize(_cue_word(c)))[0] for c in cues]
     return None if any(len(core) < _HEAD for core in cores) else frozenset(core[:_HEAD] for core in cores)
 
 
@@ -149,45 +217,90 @@ def count_at_word_starts(pattern: re.Pattern, starts: frozenset[str] | None, tex
     return n
 
 
+#: Character n-grams (char_wb 2-5) per letter of a sentence, roughly: ``scale="ngram"`` divides
+#: a cue value by sqrt(this x letters), the value one term of a unit-norm TF-IDF row of that many
+#: equal terms has, so a cue costs the regulariser what a character n-gram does (issue 17).
+NGRAMS_PER_LETTER = 4
+SCALES = ("none", "ngram")
+
+
 class CueFeatures(TransformerMixin, BaseEstimator):
     """Raw sentences -> sparse counts of cue matches, one column per (task, label).
 
     ``path=None`` uses the packaged cues; ``tasks`` picks which tables become columns;
-    ``sublinear=True`` gives log1p(count) instead of the raw count.
+    ``sublinear=True`` gives log1p(count) instead of the raw count; ``scale="ngram"`` puts the
+    values on the scale of one character n-gram of the same sentence (``NGRAMS_PER_LETTER``),
+    ``"none"`` (the default) leaves them as counts: in grouped CV over real articles the ngram
+    scale left the block no better than no cues (experiments/cues.md).
     """
 
-    def __init__(self, path=None, tasks=("topic", "stance"), sublinear=True):
+    def __init__(self, path=None, tasks=("topic", "stance"), sublinear=True, scale="none"):
         self.path = path
         self.tasks = tasks
         self.sublinear = sublinear
+        self.scale = scale
+
+    def __setstate__(self, state):  # pickles from before `scale` had unscaled counts
+        state.setdefault("scale", "none")
+        super().__setstate__(state)
 
     def fit(self, X=None, y=None):
         unknown = [t for t in self.tasks if t not in TASKS]
         if unknown:
             raise ConfigError(f"CueFeatures: unknown task(s) {unknown}; expected {sorted(TASKS)}")
+        if self.scale not in SCALES:
+            raise ConfigError(f"CueFeatures: scale {self.scale!r}; expected one of {list(SCALES)}")
         cues = load_cues(self.path)
         self.columns_ = [(task, label) for task in self.tasks for label in TASKS[task]]
         self.patterns_ = [compile_cues(cues[task][label]) for task, label in self.columns_]
         self.starts_ = [core_starts(cues[task][label]) for task, label in self.columns_]
         return self
 
-    def transform(self, X):
+    def _texts(self, X) -> list[str]:
         check_is_fitted(self, "patterns_")
         if isinstance(X, str):
             raise TypeError("CueFeatures.transform expects a list of sentences, not one string")
-        texts = list(X)
+        return [str(t) for t in X]
+
+    def transform(self, X):
+        texts = self._texts(X)
         rows, cols, vals = [], [], []
         for i, text in enumerate(texts):
-            norm = normalize(str(text))
+            norm = normalize(text)
             windows = word_windows(norm)
+            factor = self._factor(norm)
             for j, pattern in enumerate(self.patterns_):
                 n = count_at_word_starts(pattern, self.starts_[j], norm, windows)
                 if n:
                     rows.append(i)
                     cols.append(j)
-                    vals.append(math.log1p(n) if self.sublinear else float(n))
+                    vals.append((math.log1p(n) if self.sublinear else float(n)) * factor)
         return sp.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.patterns_)),
                              dtype=np.float64)
+
+    def _factor(self, norm: str) -> float:
+        if self.scale == "none":
+            return 1.0
+        letters = sum(1 for ch in norm if ch.isalnum())
+        return 1.0 / math.sqrt(NGRAMS_PER_LETTER * max(letters, 1))
+
+    def matched_words(self, text: str) -> dict[str, list[str]]:
+        """{feature name: the normalised words each match covers} for one raw sentence (for
+        ``--explain``: which words fired a cue column)."""
+        norm = normalize(self._texts([text])[0])
+        names = self.get_feature_names_out()
+        out: dict[str, list[str]] = {}
+        for name, pattern in zip(names, self.patterns_, strict=True):
+            for match in pattern.finditer(norm):
+                end = _WORD_END.match(norm, match.end()).end()  # the whole last word
+                out.setdefault(str(name), []).append(norm[match.start():end].strip())
+        return out
+
+    def describe(self, name: str, text: str) -> str:
+        """``name`` of a cue column with the words that fired it in ``text``:
+        'cue:stance=solidarity «تضامنها مع»' (names of other columns unchanged)."""
+        words = self.matched_words(text).get(name)
+        return f"{name} «{'، '.join(dict.fromkeys(words))}»" if words else name
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

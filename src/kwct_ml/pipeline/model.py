@@ -85,6 +85,15 @@ def display_feature_name(name: str) -> str:
     return f"word:{rest}" if block == "word" else rest
 
 
+def cue_block(pipeline: Pipeline):
+    """The fitted cue transformer of ``pipeline``'s feature union (it names matched words), or None."""
+    features = pipeline.named_steps.get("features")
+    for _, block in getattr(features, "transformer_list", ()):
+        if hasattr(block, "describe"):
+            return block
+    return None
+
+
 class KwctModel:
     """The two fitted task pipelines behind one small API (the contract in DEVELOPERS.md).
 
@@ -210,10 +219,15 @@ class KwctModel:
         if names is None or len(names) != X.shape[1]:
             names = np.array([f"f{i}" for i in range(X.shape[1])], dtype=object)
         best = np.argmax(proba, axis=1)
+        cues = cue_block(pipeline)
         out: list[list[tuple[str, float]]] = []
         for i in range(X.shape[0]):
             row = X.getrow(i)
             contrib = row.data * weights[best[i], row.indices]
             order = np.argsort(-contrib, kind="stable")[:k]
-            out.append([(str(names[row.indices[j]]), float(contrib[j])) for j in order])
+            top = [(str(names[row.indices[j]]), float(contrib[j])) for j in order]
+            if cues is not None:  # a cue column says which words fired it
+                top = [(cues.describe(name, texts[i]) if name.startswith("cue:") else name, c)
+                       for name, c in top]
+            out.append(top)
         return out
