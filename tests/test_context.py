@@ -336,4 +336,4 @@ def test_sentence_table_with_article_column_gets_the_article_context(context_mod
     assert got["doc_id"].tolist() == rows["doc_id"].tolist()  # doc_id: the article column's value
     assert got["topic_score"].tolist() != pd.read_csv(alone, dtype=str)["topic_score"].tolist()
     assert predict.main([str(table), "--output", str(tmp_path / "x.csv"), "--article-column", "nope",
-                         *common]) == 2
+                         *common]) == 1  # nothing tagged (issue 17)

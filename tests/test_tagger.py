@@ -58,7 +58,8 @@ def real(tmp_path_factory, repo_dir) -> Tagger:
 def test_sentence_tag_fields_are_the_output_columns():
     names = [f.name for f in dataclasses.fields(SentenceTag)]
     assert names[:len(SENTENCE_COLUMNS)] == list(SENTENCE_COLUMNS)
-    assert names[len(SENTENCE_COLUMNS):] == ["uncertain", "topic_explain", "stance_explain"]
+    assert names[len(SENTENCE_COLUMNS):] == ["uncertain", "topic_explain", "stance_explain", "topic_top",
+                                             "stance_top"]
 
 
 def test_tag_article_keeps_offsets_into_the_text(real, repo_dir):
@@ -116,18 +117,33 @@ def test_summary_of_background_only_article_has_empty_dominants(fake):
     assert summary.strongest == {}
 
 
-def test_dominant_tie_goes_to_higher_total_score_then_codebook_order():
+def _summary_of(stances: list[tuple[str, float]]):
     builder = SummaryBuilder()
-    rows = [("extremism", 0.9), ("terror_attack", 0.6), ("extremism", 0.1), ("terror_attack", 0.6)]
-    for i, (topic, score) in enumerate(rows):
-        builder.add({"doc_id": "d", "sent_id": i, "text": str(i), "topic": topic, "topic_score": score,
-                     "stance": "neutral", "stance_score": 0.5})
-    assert builder.summaries()[0].dominant_topic == "terror_attack"  # 2 each; 1.2 > 1.0
-    builder = SummaryBuilder()
-    for i, topic in enumerate(["extremism", "terror_attack"]):
-        builder.add({"doc_id": "d", "sent_id": i, "text": "t", "topic": topic, "topic_score": 0.5,
-                     "stance": "neutral", "stance_score": 0.5})
-    assert builder.summaries()[0].dominant_topic == "terror_attack"  # codebook precedence
+    for i, (stance, score) in enumerate(stances):
+        builder.add({"doc_id": "d", "sent_id": i, "text": str(i), "topic": "other", "topic_score": 0.5,
+                     "stance": stance, "stance_score": score})
+    return builder.summaries()[0]
+
+
+def test_one_sentence_does_not_make_a_dominant_label():
+    # before: one false condemnation among neutral sentences made a "condemnation" article
+    summary = _summary_of([("neutral", 0.8)] * 9 + [("condemnation", 0.6)])
+    assert summary.dominant_stance == ""
+    assert summary.share("stance", "condemnation") == 0.1
+    row = summary.as_row()
+    assert row["stance_condemnation_share"] == 0.1 and row["stance_condemnation_confidence"] == 0.6
+    assert row["stance_neutral_share"] == 0.9 and row["stance_neutral_confidence"] == 0.8
+    assert row["stance_support_share"] == 0.0 and row["stance_support_confidence"] is None
+
+
+def test_dominant_needs_two_sentences_and_a_fifth_of_the_article_and_ties_are_mixed():
+    assert _summary_of([("neutral", 0.5)] * 8 + [("condemnation", 0.7)] * 2).dominant_stance == \
+        "condemnation"  # 2 sentences, share 0.2
+    assert _summary_of([("neutral", 0.5)] * 9 + [("condemnation", 0.7)] * 2).dominant_stance == ""
+    assert _summary_of([("condemnation", 0.9)]).dominant_stance == ""  # a one-sentence article
+    tie = [("support", 0.9), ("support", 0.9), ("concern", 0.4), ("concern", 0.4)]
+    assert _summary_of(tie).dominant_stance == "mixed"
+    assert _summary_of(tie + [("concern", 0.4)]).dominant_stance == "concern"
 
 
 def test_summaries_group_by_doc_id_in_first_seen_order(fake):

@@ -10,11 +10,14 @@ is renamed to ``OUT``, so ``OUT`` only ever exists complete; ``--resume`` contin
 from __future__ import annotations
 
 import argparse
+import csv
+import dataclasses
 import hashlib
 import json
 import os
 import sys
 import warnings
+from collections import deque
 from pathlib import Path
 
 from kwct_ml import errors
@@ -23,6 +26,7 @@ from kwct_ml.inference import batch, checkpoint
 from kwct_ml.inference.tagger import (
     EXPLAIN_COLUMNS,
     SENTENCE_COLUMNS,
+    TOP_COLUMNS,
     UNCERTAIN_COLUMN,
     SummaryBuilder,
     Tagger,
@@ -30,8 +34,9 @@ from kwct_ml.inference.tagger import (
 )
 from kwct_ml.io import parquet
 from kwct_ml.io.atomic import atomic_open
-from kwct_ml.io.sources import ReadOptions, Source, discover
-from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows
+from kwct_ml.io.encoding import open_text
+from kwct_ml.io.sources import ID_COLUMNS, ReadOptions, Source, discover, id_column_of
+from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows, records
 
 PROG = "kwct_ml.predict"
 #: Bad-input lines printed on stderr before the rest go to the errors file only.
@@ -57,20 +62,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format when OUT has no known extension or is standard output")
     p.add_argument("--model", metavar="DIR", help="model folder (default: models/latest)")
     p.add_argument("--unit", choices=("article", "sentence"),
-                   help="article: segment each text into sentences (default for .txt and stdin); "
-                        "sentence: each table row or text line is one sentence (default for tables)")
-    p.add_argument("--text-column", default="text", metavar="COL", help="text column of tables")
+                   help="article: segment each text into sentences; sentence: each table row or "
+                        "text line is one sentence (default: article for .txt and stdin; for a "
+                        "table, article when half or more of its first 20 text cells hold several "
+                        "sentences, else sentence)")
+    p.add_argument("--text-column", default="text", metavar="COL",
+                   help="text column of tables (default: %(default)s)")
     p.add_argument("--id-column", metavar="COL",
-                   help="table column giving doc_id (default: doc_id when the table has one)")
+                   help="table column giving doc_id (default: the first of "
+                        f"{', '.join(ID_COLUMNS)} the table has, any case)")
     p.add_argument("--article-column", metavar="COL",
                    help="sentence tables: rows sharing COL's value are one article, in row order (keep "
                         "them consecutive), so the topic's article context applies as for articles; "
                         "doc_id is that value unless --id-column is given (default: each row alone)")
     p.add_argument("--encoding", metavar="ENC",
                    help="force the input encoding (default: BOM, else UTF-8, else Windows-1256)")
-    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="tagging processes")
+    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                   help="tagging processes (default: %(default)s)")
     p.add_argument("--explain", type=int, default=0, metavar="K",
-                   help="add topic_explain/stance_explain: the K n-grams that pushed each label most")
+                   help="add topic_explain/stance_explain: the K n-grams that pushed each label most "
+                        "(default: %(default)s, none)")
+    p.add_argument("--top-k", type=int, default=0, metavar="K",
+                   help="add topic_top/stance_top: the K most probable labels and their calibrated "
+                        "probabilities (label:prob|... in CSV/TSV, [[label, prob], ...] in JSONL; "
+                        "default: %(default)s, none)")
     p.add_argument("--min-confidence", type=float, metavar="X",
                    help="add uncertain=true where topic_score or stance_score is below X")
     p.add_argument("--summary", metavar="FILE", help="one row per article (.csv, .tsv or .jsonl)")
@@ -111,6 +126,34 @@ class ErrorLog:
 
 # --------------------------------------------------------------------------- main
 
+def _decide_units(sources: list[Source], opts: ReadOptions) -> list[Source]:
+    """Fix the unit of every input and say it (and a table's doc_id column) in one stderr line."""
+    decided, parts = [], []
+    plain: dict[tuple[str, str], int] = {}  # (unit, why) -> number of non-table inputs
+    for source in sources:
+        if source.error is not None:
+            decided.append(source)
+            continue
+        unit, why = source.reader.decide_unit(source, opts)
+        decided.append(dataclasses.replace(source, unit=unit))
+        if source.kind != "table":
+            plain[(unit, why)] = plain.get((unit, why), 0) + 1
+            continue
+        header = source.reader.columns(source, ReadOptions(
+            None, opts.text_column, None, opts.encoding))
+        id_col = id_column_of(header, opts)
+        ids = f"doc_id from column {id_col!r}" if id_col else \
+            f"doc_id from --article-column {opts.article_column!r}" if opts.article_column else \
+            "no id column found (doc_id is FILE:ROW; --id-column COL)" if unit == "article" else \
+            "no id column found (doc_id is the file name; --id-column COL)"
+        parts.append(f"{Path(source.path).name}: {unit} per row ({why}); {ids}")
+    for (unit, why), n in plain.items():
+        parts.insert(0, f"{n} text input{'s' if n > 1 else ''}: {unit} ({why})")
+    if parts:
+        print(f"{PROG}: unit: " + "; ".join(parts), file=sys.stderr)
+    return decided
+
+
 def _refuse_overwriting_inputs(args, sources: list[Source], to_stdout: bool) -> None:
     """An output file that is also an input would replace the user's data when the run ends."""
     inputs = {os.path.realpath(s.path) for s in sources if s.is_file}
@@ -147,12 +190,15 @@ def _load_tagger(model: str | None) -> Tagger:
 
 @errors.cli
 def main(argv=None) -> int:
-    """Tag INPUTs; exit 0 when all went well, 2 when some inputs were skipped, 1 on usage errors."""
+    """Tag INPUTs; exit 0 when all went well, 2 when some inputs were skipped, 1 on usage errors
+    or when nothing at all could be tagged."""
     args = build_parser().parse_args(argv)
     if args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
     if args.explain < 0:
         raise ConfigError("--explain must be 0 or more")
+    if args.top_k < 0:
+        raise ConfigError("--top-k must be 0 or more")
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         raise ConfigError("--min-confidence must be between 0 and 1")
     if args.inputs.count("-") > 1:
@@ -171,6 +217,8 @@ def main(argv=None) -> int:
         result_columns.append(UNCERTAIN_COLUMN)
     if args.explain:
         result_columns += list(EXPLAIN_COLUMNS)
+    if args.top_k:
+        result_columns += list(TOP_COLUMNS)
     if args.article_column and args.unit == "article":
         raise ConfigError("--article-column groups sentence rows; it does not go with --unit article")
     read_opts = ReadOptions(args.unit, args.text_column, args.id_column, args.encoding,
@@ -182,6 +230,7 @@ def main(argv=None) -> int:
     tagger = _load_tagger(args.model)
     sources, titles = discover(args.inputs, getattr(sys.stdin, "buffer", sys.stdin))
     _refuse_overwriting_inputs(args, sources, to_stdout)
+    sources = _decide_units(sources, read_opts)
 
     own_columns: list[str] = []
     for source in sources:
@@ -220,8 +269,9 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
                                                          Path(f"{args.output}.errors.jsonl"))
     errors_partial = Path(f"{errors_path}.partial") if errors_path else None
     fingerprint = checkpoint.fingerprint(sources, {
-        "args": [args.unit, args.text_column, args.id_column, args.encoding, args.explain,
-                 args.min_confidence, args.bom, formatter.fmt, formatter.columns],
+        "args": [args.unit, [s.unit for s in sources], args.text_column, args.id_column,
+                 args.encoding, args.explain, args.top_k, args.min_confidence, args.bom, formatter.fmt,
+                 formatter.columns],
         "items": [batch.FILES_PER_ITEM, batch.ARTICLE_ROWS_PER_ITEM, batch.SENTENCE_ROWS_PER_ITEM],
         "model": hashlib.sha256(json.dumps(tagger.manifest, sort_keys=True, default=str)
                                 .encode()).hexdigest()})
@@ -270,20 +320,23 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked after this
-    bar = tqdm(total=None, unit=" sent", desc=PROG, disable=not show, file=sys.stderr,
-               initial=n_rows)
+    # the bar counts input documents (.txt files, table rows, stdin): their total is known
+    bar = tqdm(total=_count_documents(sources, read_opts) if show else None, unit=" doc", desc=PROG,
+               disable=not show, file=sys.stderr)
+    sizes: deque[int] = deque()
     done = skip
     try:
-        if not resuming:
+        if not resuming and not to_stdout:  # standard output gets its header with the first rows
             out.write(formatter.header(args.bom))
             out.flush()
             if ckpt_handle:
                 checkpoint.start(ckpt_handle, fingerprint)
                 checkpoint.mark(ckpt_handle, 0, out, err_handle, 0, 0)
-        items = batch.work_items(sources, read_opts)
-        items = (item for i, item in enumerate(items) if i >= skip)
-        worker_opts = batch.Options(args.encoding, args.explain, args.min_confidence)
+        items = _sized(batch.work_items(sources, read_opts), skip, sizes, bar)
+        worker_opts = batch.Options(args.encoding, args.explain, args.min_confidence, args.top_k)
         for rows, errs in batch.ordered_results(items, args.jobs, tagger, worker_opts):
+            if to_stdout and rows and not n_rows:
+                out.write(formatter.header(args.bom))
             out.write(formatter.rows(rows))
             out.flush()
             for record in errs:
@@ -297,7 +350,8 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
             n_rows += len(rows)
             if ckpt_handle:
                 checkpoint.mark(ckpt_handle, done, out, err_handle, n_rows, log.count)
-            bar.update(len(rows))
+            bar.update(sizes.popleft())
+            bar.set_postfix_str(f"{n_rows} sentences", refresh=False)
     except KeyboardInterrupt:
         if ckpt_handle:
             print(f"{PROG}: interrupted; {n_rows} complete rows are in {partial}; rerun with "
@@ -312,6 +366,11 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
         if err_handle:
             err_handle.close()
 
+    if n_rows == 0 and log.count:
+        return _nothing_tagged(partial, ckpt, to_stdout, errors_partial, errors_path, log)
+    if n_rows == 0 and to_stdout:  # inputs without any sentence: the header alone, as for a file
+        out.write(formatter.header(args.bom))
+        out.flush()
     if builder is not None:
         summary_formatter = RowFormatter(summary_fmt, summary_columns())
         with atomic_open(args.summary, "wb") as handle:
@@ -332,6 +391,49 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
         if log.count else ""
     print(f"{PROG}: {n_rows} sentences tagged -> {where}{skipped}", file=sys.stderr)
     return 2 if log.count else 0
+
+
+def _nothing_tagged(partial: Path, ckpt: Path, to_stdout: bool, errors_partial: Path | None,
+                    errors_path: Path | None, log: ErrorLog) -> int:
+    """Every input was skipped: leave no output file (a header-only file looks like a result)."""
+    if not to_stdout:
+        partial.unlink(missing_ok=True)
+        ckpt.unlink(missing_ok=True)
+    if errors_path and log.count:
+        checkpoint.finish(errors_partial, errors_path)
+    elif errors_partial:
+        errors_partial.unlink(missing_ok=True)
+    where = f" (see {errors_path})" if errors_path and log.count else ""
+    print(f"{PROG}: nothing was tagged; {log.count} inputs skipped{where}; no output written",
+          file=sys.stderr)
+    return 1
+
+
+def _sized(items, skip: int, sizes: deque, bar):
+    """Work items after the first ``skip`` (done before a resume, counted on ``bar`` at once); the
+    number of documents of each item yielded is appended to ``sizes``."""
+    for i, item in enumerate(items):
+        n = len(item.entries) + len(item.errors)
+        if i < skip:
+            bar.update(n)
+            continue
+        sizes.append(n)
+        yield item
+
+
+def _count_documents(sources: list[Source], opts: ReadOptions) -> int:
+    """Documents the run will go through: one per input file or stdin, one per table record."""
+    total = 0
+    for source in sources:
+        if source.kind != "table":
+            total += 1
+            continue
+        try:
+            with open_text(source.path, opts.encoding) as handle:
+                total += sum(1 for _ in records(handle, source.path, source.reader.fmt))
+        except (errors.KwctError, OSError, UnicodeDecodeError, csv.Error):
+            total += 1  # read for real, it is one error
+    return total
 
 
 class _TextSink:

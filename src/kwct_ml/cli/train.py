@@ -25,7 +25,8 @@ from kwct_ml.training.run import DEFAULT_RUNS_DIR, train
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m kwct_ml.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m kwct_ml.train",
+                                     description=__doc__.replace("``", ""),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config",
                         help="TOML config (default: built-in defaults = experiments/default.toml)")

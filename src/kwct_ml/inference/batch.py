@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 
 from kwct_ml.errors import DataError
 from kwct_ml.inference.tagger import Span, Tagger
-from kwct_ml.io.sources import Document, ReadOptions, Skipped, Source, TextFile, error_record
+from kwct_ml.io.sources import (
+    Document,
+    ReadOptions,
+    Skipped,
+    Source,
+    TextFile,
+    error_record,
+    unit_of,
+)
 from kwct_ml.text.segment import segment
 
 FILES_PER_ITEM = 8
@@ -32,6 +40,7 @@ class Options:
     encoding: str | None
     explain: int
     min_confidence: float | None
+    top_k: int = 0
 
 
 @dataclass
@@ -48,7 +57,7 @@ def work_items(sources: list[Source], opts: ReadOptions) -> Iterator[WorkItem]:
     files: WorkItem | None = None  # consecutive worker-read files share items
     for source in sources:
         reader = source.reader
-        unit = opts.unit or reader.default_unit
+        unit = unit_of(source, opts)
         if reader.in_worker:
             for entry in reader.read(source, opts):
                 if files is None:
@@ -132,7 +141,8 @@ def process(item: WorkItem, tagger: Tagger | None = None,
     # context; other sentence rows stand alone
     grouped = item.unit == "article" or any(isinstance(entry, Document) and entry.article is not None
                                             for entry in item.entries)
-    tags = tagger.tag_spans(spans, opts.explain, opts.min_confidence, groups=groups if grouped else None)
+    tags = tagger.tag_spans(spans, opts.explain, opts.min_confidence, groups=groups if grouped else None,
+                            top_k=opts.top_k)
     rows = [{**own, **tag.as_row()} if own else tag.as_row() for own, tag in zip(owners, tags,
                                                                                strict=True)]
     return rows, errs

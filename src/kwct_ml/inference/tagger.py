@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from kwct_ml.schema import BACKGROUND, STANCE_PRECEDENCE, STANCES, TOPIC_PRECEDENCE, TOPICS
+import numpy as np
+
+from kwct_ml.inference.summary import ArticleSummary, SummaryBuilder, summary_columns
 from kwct_ml.text.segment import Sentence, segment
+
+__all__ = ["ArticleSummary", "SentenceTag", "Span", "SummaryBuilder", "Tagger", "summary_columns"]
 
 #: Decimals kept in scores and explanation weights (the CLI writes exactly these values).
 SCORE_DECIMALS = 4
@@ -24,6 +28,16 @@ SENTENCE_COLUMNS = ("doc_id", "sent_id", "start", "end", "text", "topic", "topic
 #: Optional columns: ``uncertain`` with a confidence threshold, ``*_explain`` with explain > 0.
 UNCERTAIN_COLUMN = "uncertain"
 EXPLAIN_COLUMNS = ("topic_explain", "stance_explain")
+#: Optional columns with top_k > 0: the K most probable labels of each task and their probabilities.
+TOP_COLUMNS = ("topic_top", "stance_top")
+
+
+class TopLabels(tuple):
+    """The K best (label, probability) pairs: ``label:prob|label:prob`` in a CSV/TSV cell, a JSON
+    list of pairs in JSON lines."""
+
+    def cell(self) -> str:
+        return "|".join(f"{label}:{prob}" for label, prob in self)
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,8 @@ class SentenceTag:
     uncertain: bool | None = None
     topic_explain: list[tuple[str, float]] | None = None
     stance_explain: list[tuple[str, float]] | None = None
+    topic_top: TopLabels | None = None
+    stance_top: TopLabels | None = None
 
     def as_row(self) -> dict:
         """The output row: the nine contract columns plus the optional ones that are set."""
@@ -67,126 +83,10 @@ class SentenceTag:
         if self.topic_explain is not None:
             row["topic_explain"] = self.topic_explain
             row["stance_explain"] = self.stance_explain
+        if self.topic_top is not None:
+            row["topic_top"] = self.topic_top
+            row["stance_top"] = self.stance_top
         return row
-
-
-@dataclass(frozen=True)
-class ArticleSummary:
-    """One article: label counts, dominant labels (ignoring other/neutral), strongest sentences."""
-
-    doc_id: str
-    title: str
-    n_sentences: int
-    topic_counts: dict[str, int]
-    stance_counts: dict[str, int]
-    dominant_topic: str
-    dominant_stance: str
-    #: stance -> (sent_id, text, stance_score) of its highest-scoring sentence, for each stance
-    #: present other than neutral.
-    strongest: dict[str, tuple[int, str, float]] = field(default_factory=dict)
-
-    def as_row(self) -> dict:
-        """The flat summary row written by ``predict --summary`` (columns in docs/predict.md)."""
-        row: dict = {"doc_id": self.doc_id, "title": self.title, "n_sentences": self.n_sentences}
-        row.update({f"topic_{label}": n for label, n in self.topic_counts.items()})
-        row.update({f"stance_{label}": n for label, n in self.stance_counts.items()})
-        row["dominant_topic"] = self.dominant_topic
-        row["dominant_stance"] = self.dominant_stance
-        for stance in summary_stances():
-            best = self.strongest.get(stance)
-            row[f"strongest_{stance}"] = best[1] if best else ""
-            row[f"strongest_{stance}_score"] = best[2] if best else ""
-        return row
-
-
-def summary_stances() -> tuple[str, ...]:
-    """Stances that get a strongest-sentence column (all but the background one)."""
-    return tuple(s for s in STANCES if s != BACKGROUND["stance"])
-
-
-def summary_columns() -> list[str]:
-    """Column names of a summary row, in order."""
-    cols = ["doc_id", "title", "n_sentences"]
-    cols += [f"topic_{t}" for t in TOPICS] + [f"stance_{s}" for s in STANCES]
-    cols += ["dominant_topic", "dominant_stance"]
-    for stance in summary_stances():
-        cols += [f"strongest_{stance}", f"strongest_{stance}_score"]
-    return cols
-
-
-def _dominant(counts: dict[str, int], totals: dict[str, float], background: str,
-              precedence: Sequence[str]) -> str:
-    """Most frequent non-background label; ties go to the higher summed score, then precedence."""
-    order = {label: i for i, label in enumerate(precedence)}
-    present = [lab for lab, n in counts.items() if n and lab != background]
-    if not present:
-        return ""
-    return min(present, key=lambda lab: (-counts[lab], -round(totals.get(lab, 0.0), 9),
-                                         order.get(lab, len(order)), lab))
-
-
-class _DocState:
-    """Running per-article counts while rows stream past."""
-
-    __slots__ = ("doc_id", "title", "first_sent", "n", "topics", "stances", "topic_sum",
-                 "stance_sum", "strongest")
-
-    def __init__(self, doc_id: str, title: str | None):
-        self.doc_id, self.title, self.first_sent, self.n = doc_id, title, None, 0
-        self.topics = dict.fromkeys(TOPICS, 0)
-        self.stances = dict.fromkeys(STANCES, 0)
-        self.topic_sum: dict[str, float] = {}
-        self.stance_sum: dict[str, float] = {}
-        self.strongest: dict[str, tuple[int, str, float]] = {}
-
-
-class SummaryBuilder:
-    """Builds ``ArticleSummary`` rows from sentence rows in any order, one per ``doc_id``.
-
-    Feeding the same rows always gives the same summaries (the CLI relies on this to rebuild a
-    summary when it resumes). ``titles`` maps doc_id to a known title; otherwise a ``title`` value
-    in the row (table inputs), else the article's first sentence, is used.
-    """
-
-    def __init__(self, titles: Mapping[str, str] | None = None):
-        self.titles = titles or {}
-        self.docs: dict[str, _DocState] = {}
-
-    def add(self, row: Mapping) -> None:
-        """Count one sentence row (a ``SentenceTag.as_row()`` dict or an output row)."""
-        doc_id = str(row["doc_id"])
-        state = self.docs.get(doc_id)
-        if state is None:
-            title = self.titles.get(doc_id) or (str(row["title"]) if row.get("title") else None)
-            state = self.docs[doc_id] = _DocState(doc_id, title)
-        sent_id, text = int(row["sent_id"]), str(row["text"])
-        topic, stance = str(row["topic"]), str(row["stance"])
-        stance_score = float(row["stance_score"])
-        state.n += 1
-        if state.first_sent is None or sent_id < state.first_sent[0]:
-            state.first_sent = (sent_id, text)
-        state.topics[topic] = state.topics.get(topic, 0) + 1
-        state.stances[stance] = state.stances.get(stance, 0) + 1
-        state.topic_sum[topic] = state.topic_sum.get(topic, 0.0) + float(row["topic_score"])
-        state.stance_sum[stance] = state.stance_sum.get(stance, 0.0) + stance_score
-        if stance != BACKGROUND["stance"]:
-            best = state.strongest.get(stance)
-            if best is None or stance_score > best[2] or (stance_score == best[2] and sent_id < best[0]):
-                state.strongest[stance] = (sent_id, text, stance_score)
-
-    def summaries(self) -> list[ArticleSummary]:
-        """One summary per doc_id, in order of first appearance."""
-        out = []
-        for s in self.docs.values():
-            title = s.title if s.title is not None else (s.first_sent[1] if s.first_sent else "")
-            out.append(ArticleSummary(
-                doc_id=s.doc_id, title=title, n_sentences=s.n,
-                topic_counts=dict(s.topics), stance_counts=dict(s.stances),
-                dominant_topic=_dominant(s.topics, s.topic_sum, BACKGROUND["topic"], TOPIC_PRECEDENCE),
-                dominant_stance=_dominant(s.stances, s.stance_sum, BACKGROUND["stance"],
-                                          STANCE_PRECEDENCE),
-                strongest={k: s.strongest[k] for k in summary_stances() if k in s.strongest}))
-        return out
 
 
 def _round(x: float) -> float:
@@ -214,17 +114,24 @@ class Tagger:
         return cls(model, manifest, path)
 
     def tag_spans(self, spans: Sequence[Span], explain: int = 0, min_confidence: float | None = None,
-                  groups: Sequence | None = None) -> list[SentenceTag]:
+                  groups: Sequence | None = None, top_k: int = 0) -> list[SentenceTag]:
         """Tag ``spans`` in one model call per task.
 
         ``groups`` gives the article of each span when whole articles are tagged (the model's
         article context, if it has one, then applies); None tags every span on its own.
+        ``top_k`` > 0 adds the K most probable labels of each task with their probabilities.
         """
         if not spans:
             return []
         texts = [span.text for span in spans]
-        topics, topic_scores = self.model.predict("topic", texts, groups)
-        stances, stance_scores = self.model.predict("stance", texts, groups)
+        tops = {}
+        if top_k > 0:
+            predicted = {task: self._predict_top(task, texts, groups, top_k, tops)
+                         for task in ("topic", "stance")}
+            (topics, topic_scores), (stances, stance_scores) = predicted["topic"], predicted["stance"]
+        else:
+            topics, topic_scores = self.model.predict("topic", texts, groups)
+            stances, stance_scores = self.model.predict("stance", texts, groups)
         topic_expl = stance_expl = None
         if explain > 0:
             topic_expl = self.model.explain("topic", texts, explain, groups)
@@ -241,8 +148,20 @@ class Tagger:
                 topic_explain=None if topic_expl is None else
                 [(str(f), _round(w)) for f, w in topic_expl[i]],
                 stance_explain=None if stance_expl is None else
-                [(str(f), _round(w)) for f, w in stance_expl[i]]))
+                [(str(f), _round(w)) for f, w in stance_expl[i]],
+                topic_top=tops["topic"][i] if tops else None,
+                stance_top=tops["stance"][i] if tops else None))
         return tags
+
+    def _predict_top(self, task: str, texts: list[str], groups, k: int, tops: dict):
+        """(labels, scores) as ``model.predict`` gives them; ``tops[task]``: each text's K best."""
+        proba = self.model.predict_proba(task, texts, groups)
+        classes = self.model.classes(task)
+        order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        tops[task] = [TopLabels((classes[j], _round(row[j])) for j in best)
+                      for row, best in zip(proba, order, strict=True)]
+        best = order[:, 0]
+        return [classes[j] for j in best], proba[np.arange(len(best)), best]
 
     def tag_sentences(self, texts: Iterable[str], doc_id: str = "", explain: int = 0,
                       min_confidence: float | None = None,

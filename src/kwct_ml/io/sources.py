@@ -24,7 +24,25 @@ from kwct_ml.io.encoding import (
     open_text,
     read_text,
 )
-from kwct_ml.text.segment import segment_lines
+from kwct_ml.text.segment import segment, segment_lines
+
+#: Column names (compared case-insensitively, in this order) taken as a table's doc_id column
+#: when ``--id-column`` is not given.
+ID_COLUMNS = ("doc_id", "docid", "id", "docno", "doc_no", "article_id", "articleid", "document_id",
+              "news_id")
+#: Rows of a table read to decide its unit when ``--unit`` is not given.
+UNIT_SAMPLE_ROWS = 20
+
+
+def id_column_of(columns, opts: ReadOptions | None = None) -> str | None:
+    """The table column giving doc_id: ``--id-column``, else the obvious one among ``columns``
+    (see ``ID_COLUMNS``); with ``--article-column`` only a ``doc_id`` column (an ``id`` column
+    there usually numbers sentences, and the article value is the better doc_id)."""
+    if opts is not None and opts.id_column:
+        return opts.id_column
+    by_name = {str(col).strip().lower(): col for col in columns}
+    names = ("doc_id",) if opts is not None and opts.article_column else ID_COLUMNS
+    return next((by_name[name] for name in names if name in by_name), None)
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,8 @@ class Source:
     doc_id: str = ""
     error: dict | None = None
     stream: object = field(default=None, compare=False)  # standard input (bytes)
+    #: The unit decided for this input (``Reader.decide_unit``); None: ``--unit`` or the default.
+    unit: str | None = None
 
     @property
     def kind(self) -> str:
@@ -145,8 +165,19 @@ class Reader:
         """Own columns this input adds to the output (before any other row is read)."""
         return []
 
+    def decide_unit(self, source: Source, opts: ReadOptions) -> tuple[str, str]:
+        """(unit, why) for ``source``: ``--unit`` when given, else this reader's default."""
+        if opts.unit:
+            return opts.unit, f"--unit {opts.unit}"
+        return self.default_unit, "default"
+
     def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
         raise NotImplementedError
+
+
+def unit_of(source: Source, opts: ReadOptions) -> str:
+    """The unit ``source`` is read in: ``--unit``, the decided one, else its reader's default."""
+    return opts.unit or source.unit or source.reader.default_unit
 
 
 class TextReader(Reader):
@@ -175,15 +206,15 @@ class StdinReader(Reader):
         except DataError as exc:
             yield Skipped(error_record(exc))
             return
-        if (opts.unit or self.default_unit) == "sentence":
+        if unit_of(source, opts) == "sentence":
             yield from line_documents(text, "stdin", "<stdin>", numbered=False)
         else:
             yield Document("stdin", text)
 
 
 class TableReader(Reader):
-    """``.csv``/``.tsv``/``.jsonl``: each row's text column is one sentence (``--unit article``:
-    one article); the row's own columns are kept in the output."""
+    """``.csv``/``.tsv``/``.jsonl``: each row's text column is one article or one sentence (decided
+    from the first rows unless ``--unit`` says); the row's own columns are kept in the output."""
 
     kind = "table"
     default_unit = "sentence"
@@ -195,9 +226,42 @@ class TableReader(Reader):
         header = tables.header(source.path, self.fmt, opts.encoding) or []
         return list(_renamed(header, opts.reserved).values())
 
+    def decide_unit(self, source: Source, opts: ReadOptions) -> tuple[str, str]:
+        """Article when at least half of the first non-empty text cells hold several sentences
+        (a table of whole articles tagged row by row would give one tag per article, silently)."""
+        if opts.unit:
+            return opts.unit, f"--unit {opts.unit}"
+        if opts.article_column:
+            return "sentence", "--article-column"
+        texts = self._sample(source, opts)
+        if not texts:
+            return self.default_unit, "no text cells to judge by"
+        several = sum(len(segment(text)) > 1 for text in texts)
+        unit = "article" if 2 * several >= len(texts) else "sentence"
+        other = "sentence" if unit == "article" else "article"
+        return unit, (f"{several} of the first {len(texts)} {opts.text_column!r} cells hold several "
+                      f"sentences; --unit {other} to override")
+
+    def _sample(self, source: Source, opts: ReadOptions) -> list[str]:
+        """The first UNIT_SAMPLE_ROWS non-empty text cells (none when unreadable: ``read`` says why)."""
+        texts: list[str] = []
+        try:
+            with open_text(source.path, opts.encoding) as handle:
+                for _, record in tables.records(handle, source.path, self.fmt):
+                    if isinstance(record, DataError):
+                        continue
+                    text = record.get(opts.text_column)
+                    if text is not None and str(text).strip():
+                        texts.append(str(text))
+                        if len(texts) == UNIT_SAMPLE_ROWS:
+                            break
+        except (DataError, OSError, UnicodeDecodeError, csv.Error):
+            pass
+        return texts
+
     def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
         path = source.path
-        unit = opts.unit or self.default_unit
+        unit = unit_of(source, opts)
         stem = Path(path).stem
         handle = None
         line = 0
@@ -221,7 +285,7 @@ class TableReader(Reader):
                     if opts.article_column and opts.article_column not in record:
                         raise DataError(f"no article column {opts.article_column!r}", path, line,
                                         fix="pass --article-column NAME of a column the table has")
-                    id_col = opts.id_column or ("doc_id" if "doc_id" in record else None)
+                    id_col = id_column_of(record, opts)
                     mapping = _renamed(list(record), opts.reserved)
                 text = record.get(opts.text_column)
                 if text is None or (isinstance(text, str) and not text.strip()):

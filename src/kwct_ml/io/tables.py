@@ -111,6 +111,8 @@ def _cell(value) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if hasattr(value, "cell"):  # a value with its own cell text (inference.tagger.TopLabels)
+        return value.cell()
     if isinstance(value, list | dict | tuple):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
