@@ -223,8 +223,12 @@ class Tagger:
         if not spans:
             return []
         texts = [span.text for span in spans]
-        topics, topic_scores = self.model.predict("topic", texts, groups)
-        stances, stance_scores = self.model.predict("stance", texts, groups)
+        if hasattr(self.model, "predict_tasks"):  # KwctModel: both tasks in one pass
+            predicted = self.model.predict_tasks(texts, groups, ("topic", "stance"))
+        else:
+            predicted = {task: self.model.predict(task, texts, groups) for task in ("topic", "stance")}
+        topics, topic_scores = predicted["topic"]
+        stances, stance_scores = predicted["stance"]
         topic_expl = stance_expl = None
         if explain > 0:
             topic_expl = self.model.explain("topic", texts, explain, groups)
