@@ -128,10 +128,12 @@ class Tagger:
         if top_k > 0:
             predicted = {task: self._predict_top(task, texts, groups, top_k, tops)
                          for task in ("topic", "stance")}
-            (topics, topic_scores), (stances, stance_scores) = predicted["topic"], predicted["stance"]
+        elif hasattr(self.model, "predict_tasks"):  # KwctModel: both tasks in one pass
+            predicted = self.model.predict_tasks(texts, groups, ("topic", "stance"))
         else:
-            topics, topic_scores = self.model.predict("topic", texts, groups)
-            stances, stance_scores = self.model.predict("stance", texts, groups)
+            predicted = {task: self.model.predict(task, texts, groups) for task in ("topic", "stance")}
+        topics, topic_scores = predicted["topic"]
+        stances, stance_scores = predicted["stance"]
         topic_expl = stance_expl = None
         if explain > 0:
             topic_expl = self.model.explain("topic", texts, explain, groups)

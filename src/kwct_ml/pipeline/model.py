@@ -20,6 +20,7 @@ from kwct_ml.config import TrainConfig
 from kwct_ml.errors import ConfigError
 from kwct_ml.pipeline.classifiers import make_classifier
 from kwct_ml.pipeline.context import article_context, context_problem
+from kwct_ml.pipeline.stacked import StackedScorer
 from kwct_ml.schema import labels_for
 from kwct_ml.text import normalize as _normalize
 
@@ -119,6 +120,7 @@ class KwctModel:
         self._names: dict[str, np.ndarray] = {}
         self._order: dict[str, tuple[list[str], np.ndarray]] = {}
         self._weights: dict[str, np.ndarray | None] = {}
+        self._scorer: StackedScorer | None | bool = False  # False: not built yet
 
     def __getstate__(self):
         return {"pipelines": self.pipelines, "context": self.context, "temperature": self.temperature}
@@ -177,6 +179,34 @@ class KwctModel:
         classes = self.classes(task)
         best = np.argmax(proba, axis=1) if len(proba) else np.zeros(0, dtype=int)
         return [classes[i] for i in best], proba[np.arange(len(best)), best]
+
+    def predict_tasks(self, texts: Sequence[str], groups: Sequence | None = None,
+                      tasks: Sequence[str] | None = None) -> dict[str, tuple[list[str], np.ndarray]]:
+        """``predict`` of several tasks (default all) at once: task -> (labels, scores).
+
+        Equal to calling ``predict`` per task, faster: each distinct text is vectorised once for
+        all tasks and scored by one stacked product (``pipeline/stacked.py``) when the model allows.
+        """
+        texts = self._texts(texts)
+        tasks = self.tasks if tasks is None else list(tasks)
+        for task in tasks:
+            self._pipeline(task)
+        if self._scorer is False:
+            self._scorer = StackedScorer.build(self.pipelines)
+        if self._scorer is None or not texts:
+            return {task: self.predict(task, texts, groups) for task in tasks}
+        index: dict[str, int] = {}
+        inverse = np.fromiter((index.setdefault(t, len(index)) for t in texts), dtype=np.int64,
+                              count=len(texts))
+        distinct = list(index)  # repeated sentences (bylines, boilerplate) are scored once
+        raw = self._scorer.predict_proba(distinct, tasks)
+        out = {}
+        for task in tasks:
+            classes, columns = self._column_order(task)
+            proba = self._mix(task, raw[task][:, columns][inverse], groups)
+            best = np.argmax(proba, axis=1)
+            out[task] = [classes[i] for i in best], proba[np.arange(len(best)), best]
+        return out
 
     def feature_names(self, task: str) -> np.ndarray:
         """Display names of the features of ``task`` (char n-grams as they are, others prefixed)."""
