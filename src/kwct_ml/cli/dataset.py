@@ -12,6 +12,7 @@ import sys
 from kwct_ml import errors
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, scan
 from kwct_ml.corpus.summary import summary_tables
+from kwct_ml.io.transaction import folder_lock
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -26,7 +27,8 @@ def _build_parser() -> argparse.ArgumentParser:
 @errors.cli
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    articles, frame, problems = scan(args.data_dir)
+    with folder_lock(args.data_dir, shared=True):  # rolls back a killed merge first
+        articles, frame, problems = scan(args.data_dir)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -19,6 +19,7 @@ from kwct_ml.corpus import dataset
 from kwct_ml.corpus.dataset import AUTHORED, DEFAULT_DATA_DIR
 from kwct_ml.corpus.summary import corpus_counts
 from kwct_ml.errors import ConfigError, KwctError
+from kwct_ml.io.transaction import folder_lock
 from kwct_ml.labelling import status as label_status
 from kwct_ml.labelling.agreement import agreement, format_agreement
 from kwct_ml.labelling.merge import MergeError, merge_sheet
@@ -114,7 +115,8 @@ def _merge(args) -> int:
 
 
 def _status(args) -> int:
-    frame = dataset.load_corpus(args.data_dir)
+    with folder_lock(args.data_dir, shared=True):
+        frame = dataset.load_corpus(args.data_dir)
     print(corpus_counts(frame))
     if args.no_curve:
         return 0
