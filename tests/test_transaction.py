@@ -108,3 +108,75 @@ def test_train_reads_the_labels_and_their_hashes_under_a_shared_lock(data_copy, 
     with pytest.raises(KeyboardInterrupt):
         run.train(TrainConfig(), data_copy)
     assert seen
+
+
+# --------------------------------------------------------------------------- predict outputs
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, repo_dir) -> Path:
+    from .test_predict import train_tiny_model
+
+    return train_tiny_model(repo_dir, tmp_path_factory.mktemp("models"))
+
+
+def _predict(model_dir: Path, *args) -> tuple[int, str]:
+    from kwct_ml.cli import predict
+
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code = predict.main([*map(str, args), "--model", str(model_dir)])
+    return code, err.getvalue()
+
+
+def test_a_second_predict_to_the_same_output_stops_with_one_line(tmp_path, model_dir):
+    (tmp_path / "a.txt").write_text(ATTACK, encoding="utf-8")
+    out = tmp_path / "out.csv"
+    partial = Path(f"{out}.partial")
+    partial.write_bytes(b"rows of the first run\n")
+    with open(partial, "ab") as first:  # the first predict holds its lock ...
+        fcntl.flock(first, fcntl.LOCK_EX)
+        second = subprocess.run([sys.executable, "-m", "kwct_ml.predict", str(tmp_path / "a.txt"), "-o",
+                                 str(out), "--model", str(model_dir)], env=_env(), capture_output=True,
+                                text=True, timeout=120)
+    assert second.returncode == 1
+    assert second.stderr.count("\n") == 1 and "another run is writing it" in second.stderr
+    assert partial.read_bytes() == b"rows of the first run\n"  # ... and its rows are untouched
+    assert not out.exists()
+    assert _predict(model_dir, tmp_path / "a.txt", "-o", out)[0] == 0  # once it is gone, a run works
+    assert "text" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", ["index of the input folder", "errors is output", "summary is output",
+                                  "summary is errors", "output is a folder"])
+def test_outputs_over_inputs_or_each_other_are_refused_before_anything_is_written(tmp_path, model_dir, case):
+    corpus = tmp_path / "raw"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(ATTACK, encoding="utf-8")
+    index = corpus / "articles.csv"
+    index.write_text("doc_id,file,title,source,date\na,a.txt,عنوان,,\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    args = {"index of the input folder": ["-o", index],
+            "errors is output": ["-o", out, "--errors", out],
+            "summary is output": ["-o", out, "--summary", out],
+            "summary is errors": ["-o", out, "--summary", tmp_path / "e.csv", "--errors", tmp_path / "e.csv"],
+            "output is a folder": ["-o", corpus]}[case]
+    before = _snapshot(tmp_path)
+    code, err = _predict(model_dir, corpus, *args)
+    assert code == 1 and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("over", ["article", "folder"])
+def test_label_prepare_refuses_a_sheet_over_its_article_or_a_folder(tmp_path, over, monkeypatch):
+    from kwct_ml.cli import label
+
+    monkeypatch.chdir(tmp_path)  # no models/latest here: prepare runs without a model
+    article = tmp_path / "a.txt"
+    article.write_text(ATTACK, encoding="utf-8")
+    out = article if over == "article" else tmp_path
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code = label.main(["prepare", str(article), "--out", str(out), "--data-dir", str(tmp_path / "data")])
+    assert code == 1 and "Traceback" not in err.getvalue() and err.getvalue().count("\n") == 1, err.getvalue()
+    assert article.read_text(encoding="utf-8") == ATTACK

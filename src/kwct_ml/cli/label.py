@@ -84,6 +84,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _prepare(args) -> int:
     articles = drop_merged(collect_articles(args.articles, args.encoding), args.data_dir)
+    if args.out != "-":
+        if os.path.isdir(args.out):
+            raise ConfigError(f"--out {args.out} is a folder; give a file name inside it")
+        if os.path.realpath(args.out) in {os.path.realpath(a.path) for a in articles}:
+            raise ConfigError(f"--out {args.out} is also an article and would be overwritten; "
+                              "write the sheet to another file")
     model, about = _load_model(args.model)
     if model is None:
         print(f"no model, so the sheet has no suggestions and keeps article order ({about})", file=sys.stderr)

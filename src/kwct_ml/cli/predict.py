@@ -28,7 +28,7 @@ from kwct_ml.inference.tagger import (
     Tagger,
     summary_columns,
 )
-from kwct_ml.io.atomic import atomic_open
+from kwct_ml.io.atomic import atomic_open, lock_output
 from kwct_ml.io.sources import ReadOptions, Source, discover
 from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows
 
@@ -101,14 +101,26 @@ class ErrorLog:
 # --------------------------------------------------------------------------- main
 
 def _refuse_overwriting_inputs(args, sources: list[Source], to_stdout: bool) -> None:
-    """An output file that is also an input would replace the user's data when the run ends."""
+    """An output file that is also an input (or the ``articles.csv`` of the titles) would replace the
+    user's data when the run ends; two outputs naming one file would mix their rows."""
     inputs = {os.path.realpath(s.path) for s in sources if s.is_file}
+    inputs |= {os.path.realpath(Path(s.path).parent / "articles.csv") for s in sources
+               if s.is_file and s.reader.from_folders}
     outputs = [("--output", None if to_stdout else args.output), ("--summary", args.summary),
                ("--errors", args.errors or (None if to_stdout else f"{args.output}.errors.jsonl"))]
+    seen: dict[str, str] = {}
     for option, path in outputs:
-        if path and os.path.realpath(path) in inputs:
+        if not path:
+            continue
+        if os.path.isdir(path):
+            raise ConfigError(f"{option} {path} is a folder; give a file name inside it")
+        real = os.path.realpath(path)
+        if real in inputs:
             raise ConfigError(f"{option} {path} is also an input and would be overwritten; "
                               "write to another file")
+        if real in seen:
+            raise ConfigError(f"{option} {path} is also {seen[real]}; give each output its own file")
+        seen[real] = option
 
 
 def _summary_path_ok(args) -> str | None:
@@ -190,6 +202,18 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
         "model": hashlib.sha256(json.dumps(tagger.manifest, sort_keys=True, default=str)
                                 .encode()).hexdigest()})
 
+    lock = None if to_stdout else lock_output(partial, f"--output {out_path}")
+    try:
+        return _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, builder, out_path,
+                    partial, ckpt, errors_path, errors_partial, fingerprint)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, builder, out_path, partial,
+         ckpt, errors_path, errors_partial, fingerprint) -> int:
+    """The run proper, holding the lock on ``OUT.partial`` (so a second run to OUT stops first)."""
     skip = n_rows = n_errors = 0
     resuming = False
     if args.resume:
