@@ -40,7 +40,7 @@ def _load_model(path: str | None):
         if path is not None:
             raise
         return None, str(exc)
-    return model, str(manifest.get("name") or manifest.get("run") or path or "models/latest")
+    return model, errors.one_line(str(manifest.get("name") or manifest.get("run") or path or "models/latest"))
 
 
 def _build_parser() -> argparse.ArgumentParser:
