@@ -42,3 +42,20 @@ def test_prepare_sheet_cells_are_inert_and_merge_restores_the_text(tmp_path, dat
     labelling_merge.merge_sheet(sheet, data_copy, "mona")
     merged = dataset.load_corpus(data_copy)
     assert set(EVIL) <= set(merged["text"])  # the corpus holds the article's own text
+
+
+def test_predict_bom_output_cells_are_inert(tmp_path, repo_dir):
+    from .test_predict import train_tiny_model
+    from .test_transaction import _predict
+
+    model_dir = train_tiny_model(repo_dir, tmp_path / "models")
+    (tmp_path / "evil.txt").write_text("\n".join([CONDEMNATION, *EVIL]) + "\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert _predict(model_dir, tmp_path / "evil.txt", "-o", out, "--bom")[0] == 0
+    with open(out, encoding="utf-8-sig", newline="") as handle:
+        texts = [r["text"] for r in csv.DictReader(handle)]
+    assert len(texts) == 4 and not any(t.startswith(cells.FORMULA_STARTS) for t in texts)
+    assert [cells.restore(t) for t in texts[1:]] == EVIL
+    assert _predict(model_dir, tmp_path / "evil.txt", "-o", out)[0] == 0  # without --bom: verbatim
+    with open(out, encoding="utf-8", newline="") as handle:
+        assert [r["text"] for r in csv.DictReader(handle)][1:] == EVIL

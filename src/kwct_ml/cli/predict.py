@@ -180,7 +180,7 @@ def main(argv=None) -> int:
         for col in source.reader.columns(source, read_opts):
             if col not in own_columns:
                 own_columns.append(col)
-    formatter = RowFormatter(fmt, own_columns + result_columns)
+    formatter = RowFormatter(fmt, own_columns + result_columns, spreadsheet=args.bom)
 
     with errors.sigterm_as_interrupt():
         return _run(args, read_opts, tagger, sources, titles, formatter, to_stdout, summary_fmt)
@@ -301,7 +301,7 @@ def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, bu
             err_handle.close()
 
     if builder is not None:
-        summary_formatter = RowFormatter(summary_fmt, summary_columns())
+        summary_formatter = RowFormatter(summary_fmt, summary_columns(), spreadsheet=args.bom)
         with atomic_open(args.summary, "wb") as handle:
             handle.write(summary_formatter.header(args.bom))
             for summary in builder.summaries():
