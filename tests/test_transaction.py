@@ -180,3 +180,11 @@ def test_label_prepare_refuses_a_sheet_over_its_article_or_a_folder(tmp_path, ov
         code = label.main(["prepare", str(article), "--out", str(out), "--data-dir", str(tmp_path / "data")])
     assert code == 1 and "Traceback" not in err.getvalue() and err.getvalue().count("\n") == 1, err.getvalue()
     assert article.read_text(encoding="utf-8") == ATTACK
+
+
+def test_label_status_jobs_zero_is_one_line(data_copy, capsys):
+    from kwct_ml.cli import label
+
+    assert label.main(["status", "--data-dir", str(data_copy), "--jobs", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--jobs must be at least 1" in err

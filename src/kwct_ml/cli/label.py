@@ -121,6 +121,8 @@ def _merge(args) -> int:
 
 
 def _status(args) -> int:
+    if args.jobs < 1:
+        raise ConfigError("--jobs must be at least 1")
     with folder_lock(args.data_dir, shared=True):
         frame = dataset.load_corpus(args.data_dir)
     print(corpus_counts(frame))
