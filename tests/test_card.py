@@ -26,7 +26,18 @@ def test_a_card_without_a_run_is_the_run_card_without_its_data_and_scores():
 
 
 def test_one_headline_for_console_report_and_manifest():
-    assert headline_rows(RESULTS) == [["topic", "model", 0.57749, 0.65349],
-                                      ["topic", "majority baseline", 0.1, 0.3]]
-    assert headline(RESULTS)["topic"]["model"] == {"loao_macro_f1": 0.5775, "loao_accuracy": 0.6535}
-    assert format_headline(RESULTS).splitlines()[2].split()[-2:] == ["0.100", "0.300"]
+    assert headline_rows(RESULTS) == [["topic", "model", 0.57749, "", 0.65349],
+                                      ["topic", "majority baseline", 0.1, "", 0.3]]
+    assert headline(RESULTS)["topic"]["model"] == {"cv_macro_f1": 0.5775, "cv_accuracy": 0.6535}
+    assert format_headline(RESULTS).splitlines()[2].split()[-4:] == ["0.100", "[", "]", "0.300"]
+
+
+def test_headline_shows_intervals_and_the_seed_loao_rows():
+    interval = {"low": 0.51, "high": 0.64}
+    results = {**RESULTS, "cv_name": "5-fold grouped CV",
+               "cv": {"topic": {"model": {**SCORES, "interval": interval}}},
+               "loao_seed": {"topic": {"model": {"macro_f1": 0.7, "accuracy": 0.8}}}}
+    text = format_headline(results)
+    assert "5-fold grouped CV macro-F1" in text and "[0.510-0.640]" in text
+    assert "own (seed) articles" in text and "0.700" in text
+    assert headline(results)["topic"]["model"]["seed_loao_macro_f1"] == 0.7

@@ -312,3 +312,28 @@ def test_the_temperature_survives_save_and_load_and_a_bad_one_is_refused(context
     old, _ = load_model(model_dir)
     np.testing.assert_allclose(old.predict_proba("topic", texts, groups),
                                context_model.predict_proba("topic", texts, groups))
+
+
+def test_sentence_table_with_article_column_gets_the_article_context(context_model, labelled, tmp_path,
+                                                                      monkeypatch):
+    """Rows sharing --article-column are one article (as tag_article), even across work items."""
+    from kwct_ml.inference import batch
+
+    monkeypatch.setattr(batch, "SENTENCE_ROWS_PER_ITEM", 7)  # articles longer than an item stay whole
+    model_dir = save_model(context_model, "ctx", tmp_path / "models")
+    rows = labelled[labelled["doc_id"].isin(sorted(set(labelled["doc_id"]))[:2])]
+    table = tmp_path / "sentences.csv"
+    rows[["doc_id", "text"]].rename(columns={"doc_id": "story"}).to_csv(table, index=False)
+    out, alone = tmp_path / "out.csv", tmp_path / "alone.csv"
+    common = ["--model", str(model_dir), "--unit", "sentence"]
+    assert predict.main([str(table), "--output", str(out), "--article-column", "story", *common]) == 0
+    assert predict.main([str(table), "--output", str(alone), *common]) == 0
+    got = pd.read_csv(out, dtype=str, keep_default_na=False)
+    tagger = Tagger(context_model)
+    expected = tagger.tag_sentences(rows["text"].tolist(), articles=rows["doc_id"].tolist())
+    assert got["topic"].tolist() == [t.topic for t in expected]
+    assert got["topic_score"].astype(float).tolist() == [t.topic_score for t in expected]
+    assert got["doc_id"].tolist() == rows["doc_id"].tolist()  # doc_id: the article column's value
+    assert got["topic_score"].tolist() != pd.read_csv(alone, dtype=str)["topic_score"].tolist()
+    assert predict.main([str(table), "--output", str(tmp_path / "x.csv"), "--article-column", "nope",
+                         *common]) == 2

@@ -15,7 +15,8 @@ from kwct_ml.reporting import plots
 @pytest.mark.slow
 def test_full_report(tmp_path, small_data):
     config = tmp_path / "c.toml"
-    fast = TrainConfig(ngram_max=3, calibration_cv=2, learning_curve_repeats=1, classifier="logreg",
+    fast = TrainConfig(ngram_max=3, calibration_cv=2, learning_curve=True, learning_curve_repeats=1,
+                       classifier="logreg",
                        provenance="Settings chosen for a fast test.")
     config.write_text(fast.to_toml(), encoding="utf-8")
     assert train.main(["--config", str(config), "--data-dir", str(small_data), "--jobs", "1",

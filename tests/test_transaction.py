@@ -96,7 +96,7 @@ def test_a_merge_killed_mid_commit_is_rolled_back_by_the_next_command(tmp_path, 
 def test_train_reads_the_labels_and_their_hashes_under_a_shared_lock(data_copy, monkeypatch):
     seen = []
 
-    def load_corpus(data_dir):
+    def load_corpus(data_dir, corpora=None):
         with open(Path(data_dir) / transaction.LOCK_FILE, "rb") as other:
             with pytest.raises(BlockingIOError):  # a merge could not take the lock now
                 fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)

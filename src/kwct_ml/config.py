@@ -82,9 +82,12 @@ class TrainConfig:
     # -- data
     include_authored: bool = _in("data", True)  # authored sentences: always training-only
     real_weight: float = _in("data", 1.0)  # sample weight of real-article sentences (authored ones weigh 1)
+    use_standoff: bool = _in("data", True)  # data/labels/ant.csv: real articles of licensed corpora
+    ant_corpus: str = _in("data", "../shared/data/ant/ant_multisource_v2.1.csv.gz")  # from the project
     # -- evaluation
     seed: int = _in("eval", 13)
-    learning_curve: bool = _in("eval", True)
+    cv_folds: int = _in("eval", 5)  # article-grouped K-fold over real articles; 0 = leave-one-article-out
+    learning_curve: bool = _in("eval", False)
     learning_curve_repeats: int = _in("eval", 3)
     # -- how the values were chosen ([meta]; not a setting, not compared)
     provenance: str = field(default=NO_PROVENANCE, compare=False, metadata={"section": "meta"})
@@ -137,6 +140,8 @@ class TrainConfig:
         if self.ngram_max > 8:
             raise ConfigError(f"ngram_max: at most 8 (more only memorises sentences), got {self.ngram_max}")
         at_least("min_df", 1)
+        if self.cv_folds == 1 or self.cv_folds < 0:
+            raise ConfigError(f"cv_folds: 0 (leave-one-article-out) or at least 2, got {self.cv_folds}")
         if not 0 < self.max_df <= 1:
             raise ConfigError(f"max_df: must be in (0, 1], got {self.max_df!r}")
         at_least("max_features", 0)
@@ -171,6 +176,10 @@ class TrainConfig:
             lines += [f"{key} = {_toml_value(getattr(self, key))}" for key, where in SECTION_OF.items()
                       if where == section]
         return "\n".join(lines) + "\n"
+
+    def corpora(self, project_dir: Path) -> dict[str, Path]:
+        """Local files of the licensed corpora that standoff labels point into (relative: to the project)."""
+        return {"ant": (Path(project_dir) / self.ant_corpus).resolve()}
 
     def context(self) -> dict[str, float]:
         """Article-context weight per task (``KwctModel`` mixes in the article's mean probabilities)."""

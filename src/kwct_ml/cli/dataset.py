@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from kwct_ml import errors
-from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, scan
+from kwct_ml.config import TrainConfig
+from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, load_standoff, scan
 from kwct_ml.corpus.summary import summary_tables
 from kwct_ml.io.transaction import folder_lock
 
@@ -35,6 +37,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(problems)} problem(s) found in {args.data_dir}", file=sys.stderr)
         return 1
     print(summary_tables(articles, frame))
+    resolution = load_standoff(args.data_dir, TrainConfig().corpora(Path(args.data_dir).resolve().parent))
+    if resolution is not None:
+        print("\nStandoff labels (data/labels/ant.csv, resolved against the local corpora):")
+        print(resolution.summary())
+        for problem in resolution.problems[:10]:
+            print(problem, file=sys.stderr)
+        if resolution.missing:
+            print("training uses the rows that resolve; put the corpus at its configured path "
+                  "([data] ant_corpus) to use the rest")
     print(f"\n{args.data_dir}: corpus is valid")
     return 0
 

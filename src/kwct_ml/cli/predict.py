@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", default="text", metavar="COL", help="text column of tables")
     p.add_argument("--id-column", metavar="COL",
                    help="table column giving doc_id (default: doc_id when the table has one)")
+    p.add_argument("--article-column", metavar="COL",
+                   help="sentence tables: rows sharing COL's value are one article, in row order (keep "
+                        "them consecutive), so the topic's article context applies as for articles; "
+                        "doc_id is that value unless --id-column is given (default: each row alone)")
     p.add_argument("--encoding", metavar="ENC",
                    help="force the input encoding (default: BOM, else UTF-8, else Windows-1256)")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="tagging processes")
@@ -169,8 +173,10 @@ def main(argv=None) -> int:
         result_columns.append(UNCERTAIN_COLUMN)
     if args.explain:
         result_columns += list(EXPLAIN_COLUMNS)
+    if args.article_column and args.unit == "article":
+        raise ConfigError("--article-column groups sentence rows; it does not go with --unit article")
     read_opts = ReadOptions(args.unit, args.text_column, args.id_column, args.encoding,
-                            frozenset(result_columns))
+                            frozenset(result_columns), args.article_column)
     tagger = _load_tagger(args.model)
     sources, titles = discover(args.inputs, getattr(sys.stdin, "buffer", sys.stdin))
     _refuse_overwriting_inputs(args, sources, to_stdout)

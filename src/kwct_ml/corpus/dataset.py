@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from kwct_ml.corpus.standoff import STANDOFF_FILE, Resolution, read_standoff, resolve
 from kwct_ml.errors import DataError
 from kwct_ml.io import discover
 from kwct_ml.io.csv_rows import csv_rows
@@ -212,10 +213,27 @@ def _raise_first(problems: list[Problem]) -> None:
         raise DataError(first.message + more, first.path, first.line, first.fix)
 
 
-def load_corpus(data_dir: str | Path = DEFAULT_DATA_DIR, sources: set[str] | None = None) -> pd.DataFrame:
-    """The validated labelled sentences (seed, merged and authored), optionally by ``source``."""
+def load_standoff(data_dir: str | Path, corpora: dict[str, Path]) -> Resolution | None:
+    """``data/labels/ant.csv`` resolved against the local corpora (None when the project has none)."""
+    path = Path(data_dir) / "labels" / STANDOFF_FILE
+    return resolve(read_standoff(path), corpora) if path.is_file() else None
+
+
+def load_corpus(data_dir: str | Path = DEFAULT_DATA_DIR, sources: set[str] | None = None,
+                corpora: dict[str, Path] | None = None) -> pd.DataFrame:
+    """The validated labelled sentences (seed, merged and authored), optionally by ``source``.
+
+    With ``corpora`` (corpus name -> local file), the standoff labels that resolve are added as real
+    articles (source ``standoff:<corpus>``); ``frame.attrs["standoff"]`` says what did not resolve.
+    """
     _, frame, problems = scan(data_dir)
     _raise_first(problems)
+    if corpora is not None:
+        resolution = load_standoff(data_dir, corpora)
+        if resolution is not None:
+            frame = pd.concat([frame, resolution.frame[list(SENTENCE_COLUMNS)]], ignore_index=True)
+            frame.attrs["standoff"] = {"counts": resolution.counts, "missing": resolution.missing,
+                                       "summary": resolution.summary()}
     if sources is not None:
         frame = frame[frame["source"].isin(sources)]
     return frame.reset_index(drop=True)

@@ -72,11 +72,13 @@ def _chunks(entries: Iterator, unit: str) -> Iterator[WorkItem]:
     for entry in entries:
         if isinstance(entry, Skipped):
             item.errors.append(entry.record)
-        else:
-            item.entries.append(entry)
-        if len(item.entries) == size:
+            continue
+        last = item.entries[-1] if item.entries else None
+        # an item ends at its size, but never inside the rows of one article (its context needs them all)
+        if len(item.entries) >= size and (entry.article is None or entry.article != last.article):
             yield item
             item = WorkItem(unit)
+        item.entries.append(entry)
     if item.entries or item.errors:
         yield item
 
@@ -105,7 +107,7 @@ def process(item: WorkItem) -> tuple[list[dict], list[dict]]:
     opts: Options = _WORKER["opts"]
     spans: list[Span] = []
     owners: list[dict] = []  # own table columns of each span
-    groups: list[int] = []  # the article (file or table row) of each span, for article context
+    groups: list = []  # the article (file, table row, or --article-column value) of each span
     errs = list(item.errors)
     for k, entry in enumerate(item.entries):
         if isinstance(entry, TextFile):
@@ -119,14 +121,16 @@ def process(item: WorkItem) -> tuple[list[dict], list[dict]]:
         for doc in docs:
             new = _drop_long(_spans(doc), doc, errs)
             spans += new
-            groups += [k] * len(new)
+            groups += [k if doc.article is None else ("article", doc.article)] * len(new)
             if doc.text_column and len(new) > 1:
                 owners += [doc.columns] + [{**doc.columns, doc.text_column: ""}] * (len(new) - 1)
             else:
                 owners += [doc.columns] * len(new)
-    # whole articles (article unit) use the model's article context; sentence rows stand alone
-    tags = tagger.tag_spans(spans, opts.explain, opts.min_confidence,
-                            groups=groups if item.unit == "article" else None)
+    # whole articles (article unit, or sentence rows with --article-column) use the model's article
+    # context; other sentence rows stand alone
+    grouped = item.unit == "article" or any(isinstance(entry, Document) and entry.article is not None
+                                            for entry in item.entries)
+    tags = tagger.tag_spans(spans, opts.explain, opts.min_confidence, groups=groups if grouped else None)
     rows = [{**own, **tag.as_row()} if own else tag.as_row() for own, tag in zip(owners, tags,
                                                                                strict=True)]
     return rows, errs

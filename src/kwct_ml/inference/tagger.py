@@ -245,10 +245,19 @@ class Tagger:
         return tags
 
     def tag_sentences(self, texts: Iterable[str], doc_id: str = "", explain: int = 0,
-                      min_confidence: float | None = None) -> list[SentenceTag]:
-        """Tag each text as one sentence, as it is; ``sent_id`` is its index, start/end 0/len."""
+                      min_confidence: float | None = None,
+                      articles: Sequence | None = None) -> list[SentenceTag]:
+        """Tag each text as one sentence, as it is; ``sent_id`` is its index, start/end 0/len.
+
+        ``articles`` names the article of each text: texts sharing one are one article and get the
+        model's article context, as ``tag_article`` gives; None tags every text on its own.
+        """
+        texts = list(texts)
+        if articles is not None and len(articles) != len(texts):
+            raise ValueError(f"articles has {len(articles)} entries for {len(texts)} texts")
         spans = [Span(doc_id, i, 0, len(text), text) for i, text in enumerate(texts)]
-        return self.tag_spans(spans, explain, min_confidence)
+        return self.tag_spans(spans, explain, min_confidence,
+                              groups=None if articles is None else list(articles))
 
     def tag_article(self, text: str, doc_id: str = "", explain: int = 0,
                     min_confidence: float | None = None) -> list[SentenceTag]:

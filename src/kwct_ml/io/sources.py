@@ -37,6 +37,8 @@ class ReadOptions:
     encoding: str | None
     #: Result columns: an own table column with one of these names is renamed ``input_NAME``.
     reserved: frozenset[str] = frozenset()
+    #: Sentence tables: rows sharing this column's value are one article, in row order.
+    article_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Document:
     offset: int = 0
     columns: dict = field(default_factory=dict)
     text_column: str | None = None
+    article: str | None = None  # a sentence row's article (``--article-column``): its context group
 
     def line_of(self, start: int) -> int | None:
         """The line to log a problem with the sentence starting at ``start`` (of ``text``) at."""
@@ -215,6 +218,9 @@ class TableReader(Reader):
                     if opts.id_column and opts.id_column not in record:
                         raise DataError(f"no id column {opts.id_column!r}", path, line,
                                         fix="pass --id-column NAME or leave it out")
+                    if opts.article_column and opts.article_column not in record:
+                        raise DataError(f"no article column {opts.article_column!r}", path, line,
+                                        fix="pass --article-column NAME of a column the table has")
                     id_col = opts.id_column or ("doc_id" if "doc_id" in record else None)
                     mapping = _renamed(list(record), opts.reserved)
                 text = record.get(opts.text_column)
@@ -234,7 +240,9 @@ class TableReader(Reader):
                 own_id = record.get(id_col) if id_col else None
                 own_id = "" if own_id is None else str(own_id)
                 if unit == "sentence":
-                    yield Document(own_id or stem, text, path, line, sent_id=index, columns=cols)
+                    article = str(record.get(opts.article_column) or "") if opts.article_column else None
+                    yield Document(own_id or article or stem, text, path, line, sent_id=index, columns=cols,
+                                   article=article)
                 else:
                     # the whole article is not repeated on every sentence row: that is quadratic
                     yield Document(own_id or f"{stem}:{index}", text, path, line, columns=cols,

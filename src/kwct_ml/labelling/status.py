@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kwct_ml.corpus import dataset
 from kwct_ml.errors import KwctError
 
 
@@ -91,16 +90,14 @@ def cached_points(data_dir: str | Path, model: str | Path | None = None):
     files now in ``data_dir`` (same sha256); else None. Saves recomputing it."""
     import json
 
-    from kwct_ml.bundle.store import read_manifest, sha256_file
+    from kwct_ml.bundle.store import read_manifest
+    from kwct_ml.corpus.fingerprint import label_file_hashes
 
     try:
         manifest = read_manifest(model)
         data, config = manifest["data"], manifest["config"]
-        current = {}
-        for name in dataset.LABEL_FILES:
-            path = Path(data_dir) / "labels" / name
-            if path.is_file() and (config.get("include_authored", True) or name != "authored.csv"):
-                current[f"labels/{name}"] = sha256_file(path)
+        current = label_file_hashes(data_dir, config.get("include_authored", True),
+                                    config.get("use_standoff", False))
         if current != data["label_files"]:
             return None
         metrics = json.loads((Path(manifest["report"]) / "metrics.json").read_text(encoding="utf-8"))

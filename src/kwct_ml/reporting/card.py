@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from string import Template
 
-from kwct_ml.bundle.store import MANIFEST_FILE, MODEL_FILE
+from kwct_ml.bundle.manifest import MANIFEST_FILE, MODEL_FILE
 from kwct_ml.reporting.headline import format_headline
 
 CARD = Template("""\

@@ -157,19 +157,25 @@ def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> _Doc
 
     doc.h(2, "Headline scores")
     lo = f"{data['n_articles']} articles, {data['n_evaluated']} sentences"
-    doc.p(f"Leave-one-article-out (LOAO) cross-validation over the project corpus ({lo}): each article is "
-          "predicted by models trained on the other articles"
+    doc.p(f"{results.get('cv_name', 'LOAO CV')}: cross-validation over the project's real articles "
+          f"({lo}), folds holding whole articles: each article is predicted by models trained on the "
+          "articles of the other folds"
           + (f" plus the {data['n_authored']} authored sentences, which are always training-only and "
              "never scored" if data["n_authored"] else "")
           + ". Baselines run in the same folds. Macro-F1 averages F1 over the labels present in gold or "
           "predictions.")
-    headers = ["task", "system", "LOAO macro-F1", "LOAO accuracy"]
+    headers = ["task", "system", "CV macro-F1", "95% interval", "CV accuracy"]
     if external:
-        headers += ["eval-set macro-F1", "eval-set accuracy"]
+        headers += ["eval-set macro-F1", "95% interval", "eval-set accuracy"]
         doc.p(f"Eval set `{external['path']}` ({external['n']} sentences, {external['n_docs']} documents): "
               "scored once by the final model trained on all project data; it was never used for training "
               "or for choosing settings. Its majority baseline predicts the most frequent training label.")
     doc.table(headers, headline_rows(results))
+    doc.p("Intervals: article-bootstrap 95% percentile intervals (articles resampled with replacement).")
+    if results.get("loao_seed"):
+        doc.p("Leave-one-article-out over the project's own (seed) articles, trained on every other "
+              "real article plus the authored sentences:")
+        doc.table(headers[:5], headline_rows(results, "loao_seed"))
     doc.p(results["selection"])
 
     doc.h(2, "How to read this report")

@@ -1,6 +1,8 @@
-"""Honest evaluation: leave-one-article-out CV with baselines in the same folds, and the eval set.
+"""Honest evaluation: article-grouped CV with baselines in the same folds, and the eval set.
 
-Only sentences of real articles are scored; authored sentences (source ``authored``) are added
+Folds hold whole articles: article-grouped K-fold over every real labelled article, or
+leave-one-article-out (each article its own fold). Only sentences of real articles are scored;
+authored sentences (source ``authored``) are added
 to every training fold and never scored. Baselines run in exactly the same folds: the majority
 label of the training fold, and a word-unigram TF-IDF with the same classifier.
 """
@@ -12,11 +14,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from sklearn.model_selection import GroupKFold
 
 from kwct_ml.config import TrainConfig
 from kwct_ml.errors import DataError
 from kwct_ml.pipeline.model import KwctModel, build_pipeline, build_word_baseline
 from kwct_ml.schema import TASKS
+from kwct_ml.training.bootstrap import macro_f1_interval
 from kwct_ml.training.fit import sample_weights, split_corpus
 from kwct_ml.training.metrics import majority_label, score
 
@@ -84,30 +88,58 @@ def article_ids(evaluated: pd.DataFrame) -> list[str]:
 
 # --------------------------------------------------------------------------- cross-validation
 
-def cross_validate(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[str] = tuple(TASKS),
-                   progress: Callable | None = None, n_jobs: int = 1) -> tuple[dict, pd.DataFrame]:
-    """Leave-one-article-out over the evaluated sentences: (metrics per task/system, predictions).
+def grouped_folds(docs: Sequence[str], n_splits: int, seed: int) -> list[list[str]]:
+    """Article ids split into ``n_splits`` held-out groups (shuffled by ``seed``, fixed per seed)."""
+    docs = sorted(docs)
+    n_splits = min(n_splits, len(docs))
+    splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return [sorted(docs[i] for i in test) for _, test in splitter.split(docs, groups=docs)]
 
-    ``progress(n_steps)`` may return a tqdm-like object (``update``/``close``) to show the folds.
-    The predictions frame has one row per evaluated sentence with gold, predicted and confidence
-    of every system for every task (out-of-fold).
-    """
-    evaluated, extra = split_corpus(corpus, config.include_authored)
+
+def main_folds(evaluated: pd.DataFrame, config: TrainConfig) -> list[list[str]]:
+    """The folds of the main CV: ``cv_folds``-fold grouped by article, or one article per fold (0)."""
     docs = article_ids(evaluated)
+    if config.cv_folds and len(docs) > config.cv_folds:
+        return grouped_folds(docs, config.cv_folds, config.seed)
+    return [[doc] for doc in docs]
+
+
+def cv_name(folds: list[list[str]]) -> str:
+    """How a fold list is described in tables: 'LOAO' or '5-fold grouped'."""
+    return "LOAO" if all(len(f) == 1 for f in folds) else f"{len(folds)}-fold grouped"
+
+
+def cross_validate(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[str] = tuple(TASKS),
+                   progress: Callable | None = None, n_jobs: int = 1,
+                   folds: list[list[str]] | None = None,
+                   systems: Sequence[str] = tuple(SYSTEMS)) -> tuple[dict, pd.DataFrame]:
+    """Out-of-fold predictions of every system over ``folds`` (lists of held-out article ids).
+
+    Default folds: ``main_folds`` (grouped K-fold, or leave-one-article-out). Every held-out article is
+    predicted by systems trained on all other real articles plus the authored sentences; only the
+    held-out articles are scored. Returns (metrics per task/system with article-bootstrap intervals,
+    predictions). ``systems``: a subset of ``SYSTEMS`` (e.g. the model alone when comparing configs).
+    ``progress(n_steps)`` may return a tqdm-like object (``update``/``close``).
+    """
+    systems = tuple(s for s in SYSTEMS if s in systems)
+    evaluated, extra = split_corpus(corpus, config.include_authored)
+    folds = main_folds(evaluated, config) if folds is None else folds
+    held = evaluated["doc_id"].isin({doc for fold in folds for doc in fold}).to_numpy()
     keep = [c for c in ("doc_id", "sent_id", "text") if c in evaluated]
-    out = evaluated[keep].copy()
+    out = evaluated.loc[held, keep].reset_index(drop=True)
+    scored = evaluated[held].reset_index(drop=True)
     for task in tasks:
-        out[f"{task}_gold"] = evaluated[task].to_numpy()
-        for system in SYSTEMS:
+        out[f"{task}_gold"] = scored[task].to_numpy()
+        for system in systems:
             out[f"{task}_{system}"] = ""
             out[f"{task}_{system}_conf"] = np.nan
     jobs, where = [], []
-    for doc in docs:
-        test = evaluated["doc_id"].eq(doc).to_numpy()
-        train = pd.concat([evaluated[~test], extra], ignore_index=True)
+    for fold in folds:
+        test = scored["doc_id"].isin(fold).to_numpy()
+        train = pd.concat([evaluated[~evaluated["doc_id"].isin(fold)], extra], ignore_index=True)
         for task in tasks:
-            jobs.append((config, task, train, evaluated.loc[test, "text"].tolist(), tuple(SYSTEMS),
-                         [doc] * int(test.sum())))
+            jobs.append((config, task, train, scored.loc[test, "text"].tolist(), systems,
+                         scored.loc[test, "doc_id"].tolist()))
             where.append((task, test))
     bar = progress(len(jobs)) if progress else None
     for (task, test), result in zip(where, run_jobs(jobs, n_jobs, bar), strict=True):
@@ -118,7 +150,12 @@ def cross_validate(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[st
         bar.close()
     metrics = {task: {system: score(task, out[f"{task}_gold"], out[f"{task}_{system}"],
                                     out[f"{task}_{system}_conf"] if system != "majority" else None)
-                      for system in SYSTEMS} for task in tasks}
+                      for system in systems} for task in tasks}
+    docs = out["doc_id"].tolist()
+    for task in tasks:
+        for system in systems:
+            metrics[task][system]["interval"] = macro_f1_interval(
+                task, out[f"{task}_gold"], out[f"{task}_{system}"], docs, seed=config.seed)
     return metrics, out
 
 
@@ -142,10 +179,15 @@ def evaluate_external(corpus: pd.DataFrame, eval_set: pd.DataFrame, config: Trai
         pred, conf = model.predict(task, texts, groups)
         base_pred, base_conf = _fit_predict(config, task, train, texts, build_word_baseline)
         majority = majority_label(train[task], task)
+        docs = eval_set["doc_id"].tolist() if groups is not None else list(range(len(gold)))
         result["tasks"][task] = {
             "model": score(task, gold, pred, conf),
             "word_baseline": score(task, gold, base_pred, base_conf),
             "majority": {**score(task, gold, [majority] * len(gold)), "label": majority},
         }
+        for system, predicted in (("model", pred), ("word_baseline", base_pred),
+                                  ("majority", [majority] * len(gold))):
+            result["tasks"][task][system]["interval"] = macro_f1_interval(task, gold, predicted, docs,
+                                                                         seed=config.seed)
     return result
 

@@ -42,7 +42,7 @@ from kwct_ml.io.transaction import folder_lock
 from kwct_ml.reporting.card import model_card
 from kwct_ml.reporting.headline import headline
 from kwct_ml.schema import TASKS, labels_for
-from kwct_ml.training.cv import cross_validate, evaluate_external
+from kwct_ml.training.cv import cross_validate, cv_name, evaluate_external, main_folds
 from kwct_ml.training.fit import fit_model, split_corpus
 from kwct_ml.training.learning_curve import learning_curve
 from kwct_ml.training.record import run_record
@@ -119,9 +119,11 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
 
     data_dir, models_dir, runs_dir = Path(data_dir), Path(models_dir), Path(runs_dir)
     started = time.perf_counter()
+    corpora = config.corpora(data_dir.resolve().parent) if config.use_standoff else None
     with folder_lock(data_dir, shared=True):  # no merge in between: the hashes are of what is trained on
-        corpus = load_corpus(data_dir)
-        label_files = label_file_hashes(data_dir, config.include_authored)
+        corpus = load_corpus(data_dir, corpora=corpora)
+        label_files = label_file_hashes(data_dir, config.include_authored, config.use_standoff)
+    standoff = corpus.attrs.get("standoff")
     for folder, option in ((models_dir, "--models-dir"), (runs_dir, "--runs-dir")):
         try:  # before the slow part, so a bad path does not waste the training time
             folder.mkdir(parents=True, exist_ok=True)
@@ -134,12 +136,22 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
     evaluated, extra = split_corpus(corpus, config.include_authored)
     _say(f"{len(evaluated)} sentences in {evaluated['doc_id'].nunique()} articles"
          + (f" + {len(extra)} authored (training only)" if len(extra) else ""))
+    if standoff and standoff["missing"]:
+        _say(f"standoff labels not used: {standoff['summary']}; training on what resolves")
 
     timing: dict = {"jobs": jobs}
     t = time.perf_counter()
-    cv, predictions = cross_validate(corpus, config, progress=functools.partial(_progress, "LOAO folds"),
-                                     n_jobs=jobs)
+    folds = main_folds(evaluated, config)
+    cv, predictions = cross_validate(corpus, config, progress=functools.partial(_progress, "CV folds"),
+                                     n_jobs=jobs, folds=folds)
     timing["cv_seconds"] = time.perf_counter() - t
+    own = sorted(evaluated.loc[~evaluated["source"].str.startswith("standoff:"), "doc_id"].unique())
+    loao_seed = None
+    if cv_name(folds) != "LOAO" and len(own) >= 2:  # the project's own articles, one at a time
+        t = time.perf_counter()
+        loao_seed, _ = cross_validate(corpus, config, progress=functools.partial(_progress, "LOAO folds"),
+                                      n_jobs=jobs, folds=[[doc] for doc in own])
+        timing["loao_seconds"] = time.perf_counter() - t
     curve = None
     if config.learning_curve:
         t = time.perf_counter()
@@ -167,8 +179,11 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
                      "n_articles": int(evaluated["doc_id"].nunique()), "n_authored": len(extra),
                      "n_training": len(evaluated) + len(extra),
                      "label_files": label_files,
+                     "standoff": standoff,
                      "label_counts": _label_counts(evaluated)},
+            "cv_name": f"{cv_name(folds)} CV",
             "cv": cv,
+            "loao_seed": loao_seed,
             "learning_curve": curve,
             "eval_set": external_result,
             "timing": timing,
