@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: CI replays the same examples every run (derandomize) and prints a reproduction blob
+# on failure; HYPOTHESIS_PROFILE=dev searches longer with fresh random examples (for local runs).
+# Loaded here, before the test modules build their own ``settings(...)``, so theirs inherit it.
+settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", derandomize=False, print_blob=True, deadline=None, max_examples=1000,
+                          suppress_health_check=[HealthCheck.too_slow])
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+
+def examples(n: int) -> int:
+    """A property test's example count: ``n`` in CI, ten times more under the dev profile."""
+    return n * 10 if PROFILE == "dev" else n
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -89,7 +89,8 @@ def _fill(rows: list[dict]) -> list[dict]:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != transaction.LOCK_FILE}
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from kwct_ml.pipeline.cues import (
 from kwct_ml.schema import TASKS
 from kwct_ml.text.normalize import normalize
 
-from .conftest import REPO
+from .conftest import REPO, examples
 
 NO_CUES = "الطقس معتدل في المدينة هذا المساء"
 
@@ -170,7 +170,7 @@ def test_fast_count_equals_regex_scan_on_real_articles():
                 assert count_at_word_starts(pattern, starts, text, windows) == count_matches(pattern, text)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.sampled_from(["ال", "و", "ب", "لل", "هجوم", "تدين", "تمويل", "الارهاب", "قلق", " ", "،",
                                  ".", "x", "ين", "ات", "\n", "تضامن", "مع", "حي ", "الاجتماعي", "رفض",
                                  "القاطع", "جريمه", "المنظمه", "مكافحه "]), max_size=30))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kwct_ml.text import normalize as nz
 
-from .conftest import CONDEMNATION, FURNITURE, SOLIDARITY, SUPPORT, TATWEEL
+from .conftest import CONDEMNATION, FURNITURE, SOLIDARITY, SUPPORT, TATWEEL, examples
 
 FATHA, DAMMA, KASRA, SHADDA, SUKUN = "\u064e", "\u064f", "\u0650", "\u0651", "\u0652"
 FATHATAN, DAMMATAN, KASRATAN, SUPERSCRIPT_ALEF = "\u064b", "\u064c", "\u064d", "\u0670"
@@ -198,7 +198,7 @@ ARABIC_HEAVY = st.text(
     ),
     max_size=60,
 )
-PROPERTY = settings(max_examples=300, deadline=None)
+PROPERTY = settings(max_examples=examples(300), deadline=None)
 
 
 def _check(text: str) -> None:

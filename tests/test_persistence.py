@@ -86,6 +86,8 @@ def test_tampered_model_refused(tmp_path, model):
 
 def test_missing_model_and_manifest(tmp_path, model, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KWCT_HOME", raising=False)
+    (tmp_path / "data").mkdir()  # a project: its models/latest is the default
     with pytest.raises(ModelError, match=r"no model at models/latest.*kwct_ml\.train"):
         load_model()
     folder = save_model(model, "run", tmp_path / "models")

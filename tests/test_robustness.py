@@ -29,7 +29,7 @@ from kwct_ml.io.encoding import read_text
 from kwct_ml.labelling import sheet as labelling_sheet
 from kwct_ml.text.segment import segment
 
-from .conftest import CONDEMNATION, SOLIDARITY, SUPPORT
+from .conftest import CONDEMNATION, SOLIDARITY, SUPPORT, examples
 from .test_predict import train_tiny_model
 
 ARTICLE = f"{CONDEMNATION}\n{SOLIDARITY}\n{SUPPORT}\n"
@@ -38,7 +38,7 @@ HTML_PAGE = ("<!DOCTYPE html>\n<html lang='ar'><head><title>خبر</title></head
              f"<body><p>{CONDEMNATION}</p></body></html>\n")
 HTML_FRAGMENT = f"<div><p>{CONDEMNATION}</p>\n<p>{SUPPORT}</p></div>\n"
 #: KWCT_FUZZ_EXAMPLES=600 runs a deeper search (minutes); the default keeps the suite quick.
-PROPERTY = settings(max_examples=int(os.environ.get("KWCT_FUZZ_EXAMPLES", "60")), deadline=None,
+PROPERTY = settings(max_examples=examples(int(os.environ.get("KWCT_FUZZ_EXAMPLES", "60"))), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from kwct_ml.text.segment import Sentence, segment, segment_lines
 
-from .conftest import REPO, TATWEEL
+from .conftest import REPO, TATWEEL, examples
 
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # exactly str.splitlines' boundaries
 
@@ -223,7 +223,7 @@ SPECIAL = st.sampled_from([*LINE_BREAKS, " ", "\t", "\u00a0", "\x00", "\u200f", 
 ARABIC = st.characters(min_codepoint=0x0600, max_codepoint=0x06FF)
 MIXED = st.lists(st.one_of(SPECIAL, st.text(ARABIC, min_size=1, max_size=6),
                            st.text(max_size=4)), max_size=40).map("".join)
-PROPERTY = settings(max_examples=300, deadline=None)
+PROPERTY = settings(max_examples=examples(300), deadline=None)
 
 
 @PROPERTY
@@ -247,7 +247,7 @@ def test_property_every_line_with_content_gives_a_sentence(raw):
             assert any(s.text in line for s in sentences)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(MIXED)
 def test_property_crlf_gives_same_texts_as_lf(raw):
     lf = raw.replace("\r", "")

@@ -36,11 +36,14 @@ class ModelError(KwctError):
     """A missing, incomplete or tampered model folder."""
 
 
-_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+# Line breaks and control characters (ANSI escapes start with ESC) from untrusted input: shown escaped.
+_BREAKS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7f, *range(0x80, 0xa0)) if c != 0x09}
+_BREAKS.update({ord(c): repr(c)[1:-1] for c in "\n\r\u2028\u2029"})
 
 
 def one_line(message: str) -> str:
-    """``message`` with line breaks from the input (file names, column names) shown escaped."""
+    """``message`` with line breaks and control characters from the input (file names, column names,
+    manifest fields) shown escaped, so it stays one line and cannot drive the terminal."""
     return message.translate(_BREAKS)
 
 

@@ -148,14 +148,51 @@ def point_latest(models_dir: str | Path, run_name: str) -> Path:
     return link
 
 
+def project_dir(start: str | Path | None = None) -> Path | None:
+    """The project a command runs in: ``$KWCT_HOME``, else the nearest folder upward from ``start``
+    (the working folder) that holds ``pyproject.toml`` or ``data/``; None outside any project."""
+    home = os.environ.get("KWCT_HOME")
+    if home:
+        return Path(home)
+    here = Path(start or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() or (folder / "data").is_dir():
+            return folder
+    return None
+
+
+def _models_listing(models_dir: Path) -> str:
+    names = sorted(p.name for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+                   and p.name != LATEST) if models_dir.is_dir() else []
+    shown = ", ".join(names[-5:])
+    return f" (models in {models_dir}: {shown})" if names else ""
+
+
 def _model_folder(path: str | Path | None) -> Path:
+    """The model folder to load: ``path`` (a folder, its model file, or a run name under the
+    project's models/), or the project's ``models/latest``; a ``latest`` leaving models/ is refused."""
+    project = project_dir()
+    models_dir = None if project is None else (
+        DEFAULT_MODELS_DIR if project == Path.cwd().absolute() else project / DEFAULT_MODELS_DIR)
     if path is None:
-        path = DEFAULT_MODELS_DIR / LATEST
+        if models_dir is None:
+            raise ModelError(f"no model given and no project here (no pyproject.toml or data/ in "
+                             f"{Path.cwd()} or above); pass --model FOLDER or set KWCT_HOME")
+        path = models_dir / LATEST
     path = Path(path)
+    if not path.exists() and models_dir is not None and len(path.parts) == 1:
+        if (models_dir / path).is_dir():  # a run name: models/<name>
+            path = models_dir / path
     if path.is_file() and path.name == MODEL_FILE:
         path = path.parent
+    if path.name == LATEST and path.is_symlink():
+        target = path.resolve()
+        if target.parent != path.parent.resolve():
+            raise ModelError(f"{path} points outside {path.parent} (to {target}); refusing to load "
+                             f"it, since loading runs code; pass --model with the folder you trust")
     if not path.exists():
-        raise ModelError(f"no model at {path}; {TRAIN_HINT}")
+        where = _models_listing(models_dir) if models_dir is not None else ""
+        raise ModelError(f"no model at {path}{where}; {TRAIN_HINT}")
     if not path.is_dir():
         raise ModelError(f"{path} is not a model folder; pass the folder holding {MODEL_FILE}")
     return path

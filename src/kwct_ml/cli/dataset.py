@@ -14,6 +14,7 @@ from kwct_ml import errors
 from kwct_ml.config import TrainConfig
 from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, load_standoff, scan
 from kwct_ml.corpus.summary import summary_tables
+from kwct_ml.io.transaction import folder_lock
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -28,7 +29,8 @@ def _build_parser() -> argparse.ArgumentParser:
 @errors.cli
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    articles, frame, problems = scan(args.data_dir)
+    with folder_lock(args.data_dir, shared=True):  # rolls back a killed merge first
+        articles, frame, problems = scan(args.data_dir)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

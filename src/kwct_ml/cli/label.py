@@ -19,6 +19,7 @@ from kwct_ml.corpus import dataset
 from kwct_ml.corpus.dataset import AUTHORED, DEFAULT_DATA_DIR
 from kwct_ml.corpus.summary import corpus_counts
 from kwct_ml.errors import ConfigError, KwctError
+from kwct_ml.io.transaction import folder_lock
 from kwct_ml.labelling import status as label_status
 from kwct_ml.labelling.agreement import agreement, format_agreement
 from kwct_ml.labelling.merge import MergeError, merge_sheet
@@ -39,7 +40,7 @@ def _load_model(path: str | None):
         if path is not None:
             raise
         return None, str(exc)
-    return model, str(manifest.get("name") or manifest.get("run") or path or "models/latest")
+    return model, errors.one_line(str(manifest.get("name") or manifest.get("run") or path or "models/latest"))
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -83,6 +84,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _prepare(args) -> int:
     articles = drop_merged(collect_articles(args.articles, args.encoding), args.data_dir)
+    if args.out != "-":
+        if os.path.isdir(args.out):
+            raise ConfigError(f"--out {args.out} is a folder; give a file name inside it")
+        if os.path.realpath(args.out) in {os.path.realpath(a.path) for a in articles}:
+            raise ConfigError(f"--out {args.out} is also an article and would be overwritten; "
+                              "write the sheet to another file")
     model, about = _load_model(args.model)
     if model is None:
         print(f"no model, so the sheet has no suggestions and keeps article order ({about})", file=sys.stderr)
@@ -114,7 +121,10 @@ def _merge(args) -> int:
 
 
 def _status(args) -> int:
-    frame = dataset.load_corpus(args.data_dir)
+    if args.jobs < 1:
+        raise ConfigError("--jobs must be at least 1")
+    with folder_lock(args.data_dir, shared=True):
+        frame = dataset.load_corpus(args.data_dir)
     print(corpus_counts(frame))
     if args.no_curve:
         return 0

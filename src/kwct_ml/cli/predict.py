@@ -33,7 +33,7 @@ from kwct_ml.inference.tagger import (
     summary_columns,
 )
 from kwct_ml.io import parquet
-from kwct_ml.io.atomic import atomic_open
+from kwct_ml.io.atomic import atomic_open, lock_output
 from kwct_ml.io.encoding import open_text
 from kwct_ml.io.sources import ID_COLUMNS, ReadOptions, Source, discover, id_column_of
 from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows, records
@@ -155,14 +155,26 @@ def _decide_units(sources: list[Source], opts: ReadOptions) -> list[Source]:
 
 
 def _refuse_overwriting_inputs(args, sources: list[Source], to_stdout: bool) -> None:
-    """An output file that is also an input would replace the user's data when the run ends."""
+    """An output file that is also an input (or the ``articles.csv`` of the titles) would replace the
+    user's data when the run ends; two outputs naming one file would mix their rows."""
     inputs = {os.path.realpath(s.path) for s in sources if s.is_file}
+    inputs |= {os.path.realpath(Path(s.path).parent / "articles.csv") for s in sources
+               if s.is_file and s.reader.from_folders}
     outputs = [("--output", None if to_stdout else args.output), ("--summary", args.summary),
                ("--errors", args.errors or (None if to_stdout else f"{args.output}.errors.jsonl"))]
+    seen: dict[str, str] = {}
     for option, path in outputs:
-        if path and os.path.realpath(path) in inputs:
+        if not path:
+            continue
+        if os.path.isdir(path):
+            raise ConfigError(f"{option} {path} is a folder; give a file name inside it")
+        real = os.path.realpath(path)
+        if real in inputs:
             raise ConfigError(f"{option} {path} is also an input and would be overwritten; "
                               "write to another file")
+        if real in seen:
+            raise ConfigError(f"{option} {path} is also {seen[real]}; give each output its own file")
+        seen[real] = option
 
 
 def _summary_path_ok(args) -> str | None:
@@ -237,7 +249,7 @@ def main(argv=None) -> int:
         for col in source.reader.columns(source, read_opts):
             if col not in own_columns:
                 own_columns.append(col)
-    formatter = RowFormatter(fmt, own_columns + result_columns)
+    formatter = RowFormatter(fmt, own_columns + result_columns, spreadsheet=args.bom)
 
     with errors.sigterm_as_interrupt():
         if parquet_out:
@@ -276,6 +288,18 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
         "model": hashlib.sha256(json.dumps(tagger.manifest, sort_keys=True, default=str)
                                 .encode()).hexdigest()})
 
+    lock = None if to_stdout else lock_output(partial, f"--output {out_path}")
+    try:
+        return _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, builder, out_path,
+                    partial, ckpt, errors_path, errors_partial, fingerprint)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, builder, out_path, partial,
+         ckpt, errors_path, errors_partial, fingerprint) -> int:
+    """The run proper, holding the lock on ``OUT.partial`` (so a second run to OUT stops first)."""
     skip = n_rows = n_errors = 0
     resuming = False
     if args.resume:
@@ -372,7 +396,7 @@ def _run(args, read_opts: ReadOptions, tagger: Tagger, sources: list[Source], ti
         out.write(formatter.header(args.bom))
         out.flush()
     if builder is not None:
-        summary_formatter = RowFormatter(summary_fmt, summary_columns())
+        summary_formatter = RowFormatter(summary_fmt, summary_columns(), spreadsheet=args.bom)
         with atomic_open(args.summary, "wb") as handle:
             handle.write(summary_formatter.header(args.bom))
             for summary in builder.summaries():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import stat
 import tempfile
@@ -71,3 +72,25 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file + rename)."""
     with atomic_open(path, "wb") as handle:
         handle.write(data)
+
+
+def lock_output(path: Path, what: str):
+    """Take an exclusive lock on ``path`` (created empty if absent, never truncated here) and return
+    its open handle; closing it releases the lock. Another process holding it: one-line error."""
+    from kwct_ml.errors import ConfigError
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = open(path, "ab")  # noqa: SIM115 (held until the caller closes it)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ConfigError(f"{what}: another run is writing it ({path} is locked); wait for it to "
+                              "finish or choose another output") from None
+        try:  # the holder may have renamed the file away just before we locked it: lock the new one
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()

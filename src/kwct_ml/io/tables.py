@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kwct_ml.errors import ConfigError, DataError
+from kwct_ml.io import cells
 from kwct_ml.io.encoding import open_text
 
 #: File suffix -> table format.
@@ -119,10 +120,11 @@ def _cell(value) -> str:
 
 
 class RowFormatter:
-    """Formats rows as CSV/TSV (fixed header) or JSON lines; returns UTF-8 bytes."""
+    """Formats rows as CSV/TSV (fixed header) or JSON lines; returns UTF-8 bytes. ``spreadsheet``
+    (output meant for Excel, e.g. ``--bom``): CSV/TSV cells that would run as formulas are neutralised."""
 
-    def __init__(self, fmt: str, columns: list[str]):
-        self.fmt, self.columns = fmt, columns
+    def __init__(self, fmt: str, columns: list[str], spreadsheet: bool = False):
+        self.fmt, self.columns, self.spreadsheet = fmt, columns, spreadsheet
 
     def header(self, bom: bool = False) -> bytes:
         if self.fmt == "jsonl":
@@ -139,7 +141,8 @@ class RowFormatter:
         else:
             writer = csv.writer(buf, delimiter=_delimiter(self.fmt), lineterminator="\n")
             for row in rows:
-                writer.writerow([_cell(row.get(col)) for col in self.columns])
+                values = [_cell(row.get(col)) for col in self.columns]
+                writer.writerow([cells.neutralise(v) for v in values] if self.spreadsheet else values)
         return buf.getvalue().encode("utf-8")
 
 

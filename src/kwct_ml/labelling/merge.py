@@ -19,7 +19,7 @@ from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, SENTENCE_COLUMNS, Problem
 from kwct_ml.errors import ConfigError, DataError
 from kwct_ml.io.csv_rows import csv_rows
 from kwct_ml.io.encoding import read_text
-from kwct_ml.io.transaction import Transaction
+from kwct_ml.io.transaction import Transaction, folder_lock
 from kwct_ml.labelling.sheet import SAFE_ID, int_or_none, read_sheet, squash
 from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
@@ -180,6 +180,11 @@ def merge_sheet(sheet: str | Path, data_dir: str | Path = DEFAULT_DATA_DIR, anno
     if not _ANNOTATOR.match(annotator):
         raise ConfigError(f"--annotator {annotator!r}: use letters, digits, . _ - @ (no spaces)")
     date = date or dt.date.today().isoformat()
+    with folder_lock(data_dir):  # one writer at a time; check and commit see the same corpus
+        return _merge_locked(Path(sheet), data_dir, annotator, date)
+
+
+def _merge_locked(sheet: Path, data_dir: Path, annotator: str, date: str) -> MergeResult:
     before = {str(p) for p in dataset.validate(data_dir)}
     plan, problems = check_sheet(sheet, data_dir)
     problems.sort(key=lambda p: (p.line or 0))
@@ -190,7 +195,7 @@ def merge_sheet(sheet: str | Path, data_dir: str | Path = DEFAULT_DATA_DIR, anno
     raw, labels = data_dir / "raw", data_dir / "labels"
     index_rows = [dict(doc_id=d, file=f"{d}.txt", title=title, source="", date="")
                   for d, (_, title) in plan.articles.items()]
-    transaction = Transaction()
+    transaction = Transaction(journal_dir=data_dir)
     try:
         for doc_id, (text, _) in plan.articles.items():
             transaction.stage(raw / f"{doc_id}.txt", text.encode("utf-8"))
@@ -205,6 +210,7 @@ def merge_sheet(sheet: str | Path, data_dir: str | Path = DEFAULT_DATA_DIR, anno
     except BaseException:
         transaction.rollback()
         raise
+    transaction.finish()
     return MergeResult(list(plan.articles), len(plan.rows), len(before))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from kwct_ml.corpus import dataset
 from kwct_ml.errors import ConfigError, DataError
-from kwct_ml.io import discover
+from kwct_ml.io import cells, discover
 from kwct_ml.io.atomic import atomic_open
 from kwct_ml.io.csv_rows import csv_rows
 from kwct_ml.io.encoding import read_text
@@ -145,7 +145,9 @@ def sheet_rows(articles: list[NewArticle], model=None, prefill: bool = False) ->
 
 
 def write_sheet(rows: list[dict], out: str) -> None:
-    """Write the sheet as UTF-8 with BOM (so LibreOffice and Excel show Arabic), or to stdout."""
+    """Write the sheet as UTF-8 with BOM (so LibreOffice and Excel show Arabic), or to stdout; cells
+    a spreadsheet would run as formulas are neutralised (``io.cells``; ``read_sheet`` restores them)."""
+    rows = [{k: cells.neutralise(v) for k, v in row.items()} for row in rows]
     if out == "-":
         writer = csv.DictWriter(sys.stdout, fieldnames=SHEET_COLUMNS, lineterminator="\n")
         writer.writeheader()
@@ -170,7 +172,7 @@ def read_sheet(path: str | Path,
                           fix="use a sheet written by `python -m kwct_ml.label prepare` and keep its header")
     rows = []
     for line, row in records:
-        row = {k: (v or "") for k, v in row.items() if k}
+        row = {k: cells.restore(v or "") for k, v in row.items() if k}
         if any(v.strip() for v in row.values()):
             rows.append((line, row))
     return rows

@@ -38,6 +38,7 @@ from kwct_ml.corpus.dataset import DEFAULT_DATA_DIR, load_corpus, load_eval_set
 from kwct_ml.corpus.fingerprint import label_file_hashes
 from kwct_ml.errors import ConfigError, ModelError
 from kwct_ml.io.atomic import atomic_write_text
+from kwct_ml.io.transaction import folder_lock
 from kwct_ml.reporting.card import model_card
 from kwct_ml.reporting.headline import headline
 from kwct_ml.schema import TASKS, labels_for
@@ -119,7 +120,9 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
     data_dir, models_dir, runs_dir = Path(data_dir), Path(models_dir), Path(runs_dir)
     started = time.perf_counter()
     corpora = config.corpora(data_dir.resolve().parent) if config.use_standoff else None
-    corpus = load_corpus(data_dir, corpora=corpora)
+    with folder_lock(data_dir, shared=True):  # no merge in between: the hashes are of what is trained on
+        corpus = load_corpus(data_dir, corpora=corpora)
+        label_files = label_file_hashes(data_dir, config.include_authored, config.use_standoff)
     standoff = corpus.attrs.get("standoff")
     for folder, option in ((models_dir, "--models-dir"), (runs_dir, "--runs-dir")):
         try:  # before the slow part, so a bad path does not waste the training time
@@ -175,8 +178,7 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
             "data": {"data_dir": str(data_dir), "n_evaluated": len(evaluated),
                      "n_articles": int(evaluated["doc_id"].nunique()), "n_authored": len(extra),
                      "n_training": len(evaluated) + len(extra),
-                     "label_files": label_file_hashes(data_dir, config.include_authored,
-                                                      config.use_standoff),
+                     "label_files": label_files,
                      "standoff": standoff,
                      "label_counts": _label_counts(evaluated)},
             "cv_name": f"{cv_name(folds)} CV",
