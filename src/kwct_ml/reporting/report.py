@@ -52,7 +52,7 @@ def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> Docu
     doc.p(f"Created {results['created']} with:")
     doc.code(results["command"])
     timing = results["timing"]
-    doc.p(f"Model folder: `{results.get('model_dir', '?')}`. Training + cross-validation + learning curve "
+    doc.p(f"Model folder: `{results.get('model_dir', '?')}`. Training and evaluation "
           f"took {timing['total_seconds']:.1f} s ({timing.get('jobs', 1)} process(es)).")
 
     doc.h(2, "Headline scores")
@@ -81,14 +81,15 @@ def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> Docu
     doc.h(2, "How to read this report")
     doc.p("Compare each model row with the baselines below it: a model is only useful where it clearly "
           "beats the majority baseline, and the char n-gram model should beat the word-unigram one. "
-          "With five articles, LOAO scores move a lot when one article changes; the learning curve shows "
-          "whether more labelled articles still help (a rising curve: label more). Confidence is a "
+          "The 95% intervals show how much a score would move with other articles of the same kind; "
+          "overlapping intervals are no evidence of a difference. The learning curve (when computed) "
+          "shows whether more labelled articles still help (a rising curve: label more). Confidence is a "
           "calibrated probability: the calibration plot compares it with the fraction actually correct. "
           "The misclassified list at the end shows the model's most confident errors first.")
 
     doc.h(2, "Data")
     doc.table(["", "value"], [["evaluated sentences (scored)", data["n_evaluated"]],
-                              ["articles (LOAO folds)", data["n_articles"]],
+                              ["articles (each held out whole in one fold)", data["n_articles"]],
                               ["authored sentences (training only)", data["n_authored"]],
                               *([f"sha256 {name}", digest] for name, digest in data["label_files"].items())])
     for task, counts in data["label_counts"].items():
