@@ -44,22 +44,29 @@ def stage_bytes(path: Path, data: bytes) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", **kwargs):
-    """Open a temp file beside ``path``; on success it replaces ``path``, on error it vanishes."""
+def atomic_path(path: str | Path):
+    """A temp path beside ``path`` to write by any means (e.g. a Parquet writer); on success it is
+    synced and renamed over ``path``, on error it vanishes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_beside(path)
     try:
-        kw = {} if "b" in mode else {"encoding": encoding, **kwargs}
-        with open(tmp, mode, **kw) as handle:
-            yield handle
-            handle.flush()
+        yield tmp
+        with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", **kwargs):
+    """Open a temp file beside ``path``; on success it replaces ``path``, on error it vanishes."""
+    kw = {} if "b" in mode else {"encoding": encoding, **kwargs}
+    with atomic_path(path) as tmp, open(tmp, mode, **kw) as handle:
+        yield handle
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:

@@ -7,13 +7,11 @@ Needs pyarrow (the ``dask`` extra); it is imported only when a Parquet file is w
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from kwct_ml.errors import ConfigError
-from kwct_ml.io.atomic import temp_beside
+from kwct_ml.io.atomic import atomic_path
 from kwct_ml.io.tables import _cell as cell  # the CSV cell rule: JSON lists, true/false
 
 SUFFIX = ".parquet"
@@ -82,22 +80,13 @@ def write_rows(path: str | Path, rows: Iterable[dict], columns: list[str]) -> in
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sch = schema(columns)
-    tmp = temp_beside(path)
     n = 0
-    try:
-        with pa.parquet.ParquetWriter(str(tmp), sch) as writer:
-            for batch in _batches(rows, columns):
-                writer.write_table(pa.Table.from_pydict(batch, schema=sch))
-                n += len(batch[columns[0]])
-            if n == 0:
-                writer.write_table(sch.empty_table())
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, pa.parquet.ParquetWriter(str(tmp), sch) as writer:
+        for batch in _batches(rows, columns):
+            writer.write_table(pa.Table.from_pydict(batch, schema=sch))
+            n += len(batch[columns[0]])
+        if n == 0:
+            writer.write_table(sch.empty_table())
     return n
 
 
