@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from kwct_ml.corpus.external import ant_article
 from kwct_ml.io.atomic import atomic_write_text
 from kwct_ml.schema import TASKS
 from kwct_ml.text.segment import segment
@@ -78,8 +79,8 @@ MAX_DEV_OVERLAP = 0.05
 
 
 def article_text(row) -> str:
-    """Headline and body, as the dev set's articles are made."""
-    return f"{row.title.strip()}\n{row.text.strip()}"
+    """Headline and body, as the dev set's articles are made (the corpus reader's one rule)."""
+    return ant_article(row.title, row.text)
 
 
 def _shingles(text: str, n: int = 6) -> set[int]:

@@ -7,9 +7,7 @@ checks the hash, so a label never silently lands on other text (another corpus v
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pandas as pd
 
 from kwct_ml.corpus.external import CORPORA, read_corpus
 from kwct_ml.errors import DataError
+from kwct_ml.io.csv_rows import csv_rows
 from kwct_ml.schema import TASKS
 
 STANDOFF_FILE = "ant.csv"
@@ -44,13 +43,9 @@ def read_standoff(path: str | Path) -> pd.DataFrame:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read standoff labels ({exc})", path, fix="restore it from git") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in STANDOFF_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)}", path, 1,
-                        fix=f"the header is {','.join(STANDOFF_COLUMNS)}")
+    _, records = csv_rows(text, path, STANDOFF_COLUMNS, fix=f"the header is {','.join(STANDOFF_COLUMNS)}")
     rows = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in records:
         if None in row:
             raise DataError("more fields than the header", path, line, fix="quote fields that hold commas")
         if row["corpus"] not in CORPORA:
