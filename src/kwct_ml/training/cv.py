@@ -9,11 +9,11 @@ label of the training fold, and a word-unigram TF-IDF with the same classifier.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.model_selection import GroupKFold
 
 from kwct_ml.config import TrainConfig
@@ -23,6 +23,7 @@ from kwct_ml.schema import TASKS
 from kwct_ml.training.bootstrap import macro_f1_interval
 from kwct_ml.training.fit import sample_weights, split_corpus
 from kwct_ml.training.metrics import majority_label, score
+from kwct_ml.training.pool import ordered_map
 
 SYSTEMS = {"model": "model", "word_baseline": "word-unigram baseline", "majority": "majority baseline"}
 """The systems every fold compares, in report order, with the name tables show for each."""
@@ -42,20 +43,8 @@ def _fit_predict(config: TrainConfig, task: str, train: pd.DataFrame, test_texts
 
 def run_jobs(jobs: list[tuple], n_jobs: int, bar) -> list:
     """``predict_systems(*job)`` for every job (in ``n_jobs`` processes), ticking ``bar``; in order."""
-    if n_jobs == 1 or len(jobs) < 2:
-        results = []
-        for job in jobs:
-            results.append(predict_systems(*job))
-            if bar is not None:
-                bar.update(1)
-        return results
-    results = []
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    for result in parallel(delayed(predict_systems)(*job) for job in jobs):
-        results.append(result)
-        if bar is not None:
-            bar.update(1)
-    return results
+    tick = None if bar is None else functools.partial(bar.update, 1)
+    return ordered_map(predict_systems, jobs, n_jobs, tick)
 
 
 def predict_systems(config: TrainConfig, task: str, train: pd.DataFrame, test_texts: list[str],

@@ -17,14 +17,13 @@ import itertools
 import json
 import os
 import shutil
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
+from kwct_ml import errors
 from kwct_ml.bundle.store import (
     DEFAULT_MODELS_DIR,
     LATEST,
@@ -52,8 +51,12 @@ RUN_RECORD = "run.json"
 
 
 def _progress(desc: str, total: int):
-    return tqdm(total=total, desc=desc, unit="fit", file=sys.stderr, leave=False,
-                disable=not sys.stderr.isatty())
+    """A bar on a terminal; in a log (no terminal), one line naming the stage that starts."""
+    bar = tqdm(total=total, desc=desc, unit="fit", file=sys.stderr, leave=False,
+               disable=not sys.stderr.isatty())
+    if bar.disable:
+        _say(f"{desc}: {total} fits")
+    return bar
 
 
 def _say(message: str) -> None:
@@ -80,31 +83,6 @@ def _reserve_run(name: str, models_dir: Path, runs_dir: Path, stamp: str | None 
             continue
         return run_id, tmp
     raise AssertionError("unreachable")
-
-
-@contextlib.contextmanager
-def _signals_deferred():
-    """Hold SIGINT/SIGTERM while the run is committed (two renames); they take effect right after.
-
-    Python-level handlers, not a thread signal mask: the kernel may deliver a signal to any
-    thread (BLAS threads too), and Python runs the handler in the main thread regardless.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-
-    def hold(signum, frame):
-        caught.append(signum)
-
-    old = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-        for sig in dict.fromkeys(caught):
-            signal.raise_signal(sig)  # now the usual handler runs (KeyboardInterrupt in the CLI)
 
 
 def _label_counts(evaluated) -> dict:
@@ -207,7 +185,7 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
                     "report": str(runs_dir / run_id)}
         model_dir = save_model(model, run_id, models_dir, manifest=manifest,
                                card=functools.partial(model_card, results=results), update_latest=False)
-        with _signals_deferred():
+        with errors.signals_deferred():
             os.rename(run_tmp, runs_dir / run_id)
             point_latest(models_dir, run_id)
             committed = True
