@@ -23,29 +23,32 @@ FAST_CURVE = TrainConfig(ngram_max=3, classifier="complement_nb", calibration="n
                          cv_folds=0, provenance="Fast settings for tests, chosen for speed.")
 
 
-def _processes(session: int) -> list[tuple[int, str]]:
-    """(parent pid, command line) of the live (not zombie) processes of ``session``, from /proc."""
+def _processes(session: int) -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of the live (not zombie) processes of ``session``, from /proc."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[3]) == session and fields[0] != "Z":
                 cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                found.append((int(fields[1]), cmdline[:160]))
+                found.append((int(stat.parent.name), int(fields[1]), cmdline[:160]))
         except (OSError, IndexError, ValueError):  # the process ended while we looked
             continue
     return found
 
 
 def _session_alive(session: int) -> list[str]:
-    return [cmdline for _, cmdline in _processes(session)]
+    return [cmdline for _, _, cmdline in _processes(session)]
 
 
 def _wait_for_workers(pid: int, n: int, seconds: float = 60.0) -> None:
-    """Until ``pid`` has ``n`` worker children (its resource tracker is not a worker)."""
+    """Until the run of ``pid`` has ``n`` workers: processes of its session other than itself, its
+    resource trackers and a fork server (its child that forks the workers)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if sum(ppid == pid and "resource_tracker" not in cmd for ppid, cmd in _processes(pid)) >= n:
+        workers = [p for p, pp, cmd in _processes(pid)
+                   if p != pid and "resource_tracker" not in cmd and not (pp == pid and "forkserver" in cmd)]
+        if len(workers) >= n:
             return
         time.sleep(0.05)
     raise AssertionError(f"no {n} workers after {seconds} s: {_session_alive(pid)}")

@@ -46,13 +46,22 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
             process.kill()
 
 
+def _context():
+    """Workers forked from a server process that imported the fitting code once (a fresh interpreter
+    per worker took seconds per stage; forking the parent is unsafe, it has threads)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["kwct_ml.training.cv"])
+    return context
+
+
 def ordered_map(func: Callable, jobs: Sequence[tuple], n_jobs: int, tick: Callable[[], None] | None = None
                 ) -> list:
     """``[func(*job) for job in jobs]`` in ``n_jobs`` fresh processes (here when 1), in order;
     ``tick()`` after each.
 
     An exception in the parent (KeyboardInterrupt included) kills the workers before it propagates.
-    Workers are spawned (not forked: the parent has threads).
+    The first call starts the fork server (see ``_context``) with SIGINT blocked, so every worker
+    forked from it starts blocked too until ``_init_worker`` ignores it.
     """
     if n_jobs == 1 or len(jobs) < 2:
         results = []
@@ -62,7 +71,7 @@ def ordered_map(func: Callable, jobs: Sequence[tuple], n_jobs: int, tick: Callab
                 tick()
         return results
     workers = min(n_jobs, len(jobs))
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+    pool = ProcessPoolExecutor(workers, mp_context=_context(),
                                initializer=_init_worker, initargs=(max(1, (os.cpu_count() or 1) // workers),))
     try:
         # Starting workers is not interrupted halfway (a half-started worker prints a traceback): the
