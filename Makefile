@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEVSET := ../shared/data/devset/sentences.tsv
 EVAL_SET := $(if $(wildcard $(DEVSET)),--eval-set $(DEVSET),)
 
-.PHONY: run test lint check bench clean
+.PHONY: run test lint check bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ bench: $(VENV)/.bench-installed
 	$(PY) bench/mawqif.py
 	$(PY) bench/ant_topic.py
 	$(PY) bench/throughput.py
+
+# Every shown output of README.md, docs/predict.md and docs/labelling.md, from the current code.
+docs: $(STAMP)
+	$(PY) docs/regenerate.py
 
 check: $(STAMP)
 	$(PY) -m kwct_ml.dataset check
