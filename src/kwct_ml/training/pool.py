@@ -18,8 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from kwct_ml import errors
 
 _INTERRUPTS = {signal.SIGINT}
-#: Thread pools of numerical libraries, capped in workers (as joblib does): n workers x all cores each
-#: made cross-validation 2.8x slower than joblib's pool on the project's 2 busy cores.
+#: Thread pools of numerical libraries, capped to cores // workers in workers (as joblib does): without
+#: the cap, workers with a thread per core each oversubscribe the cores (experiments/timing.md).
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -27,8 +27,8 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BL
 def _init_worker(threads: int) -> None:
     for var in THREAD_VARS:  # for libraries loaded later
         os.environ.setdefault(var, str(threads))
-    from threadpoolctl import threadpool_limits  # and those already loaded (a spawned worker imports
-    threadpool_limits(threads)                   # the parent's __main__ first: numpy, scikit-learn)
+    from threadpoolctl import threadpool_limits  # and those already loaded (the fork server
+    threadpool_limits(threads)                   # imported numpy and scikit-learn)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # workers start with SIGINT blocked (see ordered_map); a Ctrl-C pending from start-up is dropped
