@@ -126,6 +126,8 @@ def test_vocabulary_is_pickled_packed_and_old_pickles_still_load(texts):
     old.__setstate__({**state, "vocabulary_": dict(fast.vocabulary_)})
     assert old.vocabulary_ == fast.vocabulary_
     assert_same(expected, old.transform(UNSEEN + texts))
+    for odd in ({"ab": 0, "bc": 2}, {"ab": 0, ("b",): 1}, {"ab": "0"}):  # kept as it is
+        assert features._pack_vocabulary(odd) is None
 
 
 def test_cache_limit_keeps_results(texts):

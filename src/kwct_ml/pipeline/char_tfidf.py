@@ -385,14 +385,22 @@ class _PackedVocabulary:
 
 def _pack_vocabulary(vocabulary) -> _PackedVocabulary | None:
     """The packed form of ``vocabulary``, or None when it is not a plain str -> 0..n-1 mapping."""
-    if not isinstance(vocabulary, dict) or not all(isinstance(name, str) for name in vocabulary):
+    if not isinstance(vocabulary, dict) or not all(isinstance(i, Integral) for i in vocabulary.values()):
         return None
-    names: list = [None] * len(vocabulary)
-    for name, i in vocabulary.items():
-        if not isinstance(i, Integral) or not 0 <= i < len(names) or names[i] is not None:
-            return None
-        names[i] = name
-    return _PackedVocabulary("".join(names), np.fromiter(map(len, names), dtype=np.int64, count=len(names)))
+    try:
+        index = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    order = np.argsort(index, kind="stable")
+    if not np.array_equal(index[order], np.arange(len(index))):
+        return None
+    keys = list(vocabulary)
+    names = [keys[i] for i in order.tolist()]
+    try:
+        joined = "".join(names)
+    except TypeError:  # a name that is not a string
+        return None
+    return _PackedVocabulary(joined, np.fromiter(map(len, names), dtype=np.int64, count=len(names)))
 
 
 #: The name kwct_ml.pipeline.model looks up.
