@@ -259,7 +259,7 @@ class CueFeatures(TransformerMixin, BaseEstimator):
             if not counts:
                 continue
             factor = self._factor(norm)
-            for j, n in counts.items():
+            for j, n in sorted(counts.items()):  # column order within a row, as before
                 rows.append(i)
                 cols.append(j)
                 vals.append((math.log1p(n) if self.sublinear else float(n)) * factor)
