@@ -123,7 +123,7 @@ def process(item: WorkItem, tagger: Tagger | None = None,
     for k, entry in enumerate(item.entries):
         if isinstance(entry, TextFile):
             try:
-                docs = entry.documents(item.unit, opts.encoding)
+                docs = entry.documents(item.unit, opts.encoding, notes=errs)
             except DataError as exc:
                 errs.append(error_record(exc, entry.path))
                 continue
