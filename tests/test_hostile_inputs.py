@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kwct_ml.cli import dataset as dataset_cli
 from kwct_ml.cli import label, predict
@@ -25,7 +27,7 @@ from kwct_ml.labelling import merge as labelling_merge
 from kwct_ml.labelling import sheet as labelling_sheet
 from kwct_ml.text.segment import segment
 
-from .conftest import CONDEMNATION, FURNITURE, SOLIDARITY, SUPPORT, TATWEEL
+from .conftest import CONDEMNATION, FURNITURE, SOLIDARITY, SUPPORT, TATWEEL, examples
 from .test_predict import train_tiny_model
 
 ARTICLE = f"{TATWEEL}\n{SOLIDARITY}\n{SUPPORT}\n"
@@ -73,6 +75,24 @@ def test_utf8_sentence_with_one_bad_byte_is_utf8_with_one_replacement(sentence, 
     text, decision = encoding.decode(data, "a.txt")
     assert text == sentence[:middle] + "\ufffd" + sentence[middle:]
     assert decision.codec == "utf-8" and "1 invalid UTF-8" in decision.note and "line 1" in decision.note
+
+
+ARABIC_WORD = st.text(st.characters(min_codepoint=0x0621, max_codepoint=0x064A), min_size=1, max_size=8)
+BETWEEN = st.sampled_from([" ", "\n", "، ", ". ", "؟ ", " 2024 ", "ISIS", "😀"])
+ARABIC_TEXT = st.lists(st.one_of(ARABIC_WORD, BETWEEN), min_size=1, max_size=30).map("".join).filter(
+                           lambda t: sum(not c.isascii() for c in t) >= 3)
+
+
+@settings(max_examples=examples(100))
+@given(text=ARABIC_TEXT, where=st.floats(0, 1), byte=st.integers(0x80, 0xFF))
+def test_property_one_bad_byte_anywhere_in_arabic_utf8_is_one_replacement(text, where, byte):
+    """Valid UTF-8 Arabic (3 or more non-ASCII characters) with one bad byte put between two
+    characters reads back as the text with one U+FFFD there, never as Windows-1256."""
+    cut = round(where * len(text))
+    data = text[:cut].encode() + bytes([byte]) + text[cut:].encode()
+    decoded, decision = encoding.decode(data, "a.txt")
+    assert decoded == text[:cut] + "\ufffd" + text[cut:]
+    assert decision.codec == "utf-8" and decision.errors == "replace"
 
 
 @pytest.mark.parametrize("cut", [1, 2, 3])
