@@ -256,6 +256,19 @@ def test_a_lone_surrogate_escape_in_jsonl_skips_that_row_only(model_dir, tmp_pat
     assert "surrogate" in error_records(out)[0]["error"]
 
 
+def test_a_jsonl_row_with_a_key_twice_is_logged_not_half_read(model_dir, tmp_path):
+    """As a CSV header with a column twice: json.loads would keep the last value silently."""
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"text": SUPPORT}, ensure_ascii=False) + "\n"
+                    + f'{{"text": "{SOLIDARITY}", "text": "{FURNITURE}"}}\n', encoding="utf-8")
+    out = tmp_path / "o.csv"
+    code, err = run_predict(model_dir, path, "-o", out)
+    assert_clean(err)
+    assert code == 2 and read_csv(out).text.tolist() == [SUPPORT]
+    (record,) = error_records(out)
+    assert record["line"] == 2 and "'text' twice" in record["error"]
+
+
 def test_a_tsv_cell_starting_with_a_quote_gets_tsv_advice(model_dir, tmp_path):
     path = tmp_path / "t.tsv"
     path.write_text(f"id\ttext\na\t{SUPPORT}\nb\t\"عاجل\" {SOLIDARITY}\nc\t{FURNITURE}\n", encoding="utf-8")

@@ -92,6 +92,18 @@ def _no_constant(name: str) -> None:
     return None
 
 
+class _KeyTwice(ValueError):
+    """A JSON object naming one key twice (``json.loads`` would keep the last value, silently)."""
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        seen: set[str] = set()
+        raise _KeyTwice(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return record
+
+
 def _surrogate(value) -> bool:
     """Whether a parsed JSON value holds a lone surrogate (an escape such as \\ud83d): not text."""
     if isinstance(value, str):
@@ -115,7 +127,11 @@ def _jsonl_records(handle, path: str):
         if not line.strip():
             continue
         try:
-            record = json.loads(line, parse_constant=_no_constant)
+            record = json.loads(line, parse_constant=_no_constant, object_pairs_hook=_object)
+        except _KeyTwice as exc:
+            yield number, DataError(f"names the key {exc.args[0]!r} twice; row skipped", path, number,
+                                    fix="keep one of them")
+            continue
         except ValueError as exc:
             yield number, DataError(f"not JSON ({exc.msg}); row skipped", path, number)
             continue
