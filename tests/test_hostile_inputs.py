@@ -347,6 +347,7 @@ def test_predict_reads_a_file_whose_name_is_not_utf8(model_dir, tmp_path):
     (record,) = error_records(out)
     assert record["input"].endswith("\\xe3\\xca\\xc7\\xc8\\xda\\xc9.txt")
     assert "\\xe3\\xca" in err  # printed escaped
+    err.encode("utf-8")  # every name printed escaped, the output's too (no surrogates reach stderr)
 
 
 def test_label_prepare_refuses_a_file_name_that_is_not_utf8_in_one_line(tmp_path, capsys, monkeypatch):

@@ -161,7 +161,7 @@ def _decide_units(sources: list[Source], opts: ReadOptions) -> list[Source]:
     for (unit, why), n in plain.items():
         parts.insert(0, f"{n} text input{'s' if n > 1 else ''}: {unit} ({why})")
     if parts:
-        print(f"{PROG}: unit: " + "; ".join(parts), file=sys.stderr)
+        print(errors.one_line(f"{PROG}: unit: " + "; ".join(parts)), file=sys.stderr)
     return decided
 
 
@@ -425,7 +425,7 @@ def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, bu
     skipped = f"; {log.count} inputs skipped" if log.count else ""
     skipped += f"; {log.warnings} warnings" if log.warnings else ""
     skipped += f" (see {errors_path})" if skipped and errors_path else ""
-    print(f"{PROG}: {n_rows} sentences tagged -> {where}{skipped}", file=sys.stderr)
+    print(errors.one_line(f"{PROG}: {n_rows} sentences tagged -> {where}{skipped}"), file=sys.stderr)
     return 2 if log.count else 0
 
 

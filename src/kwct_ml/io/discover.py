@@ -33,7 +33,7 @@ def walk_files(folder: str | Path, suffixes) -> tuple[list[Path], list[Unread]]:
     unread: list[Unread] = []
 
     def not_listed(exc: OSError) -> None:
-        unread.append(Unread(Path(exc.filename), f"cannot read this folder: {exc.strerror}; skipped",
+        unread.append(Unread(Path(exc.filename), f"cannot read this folder: {exc.strerror}",
                              "check its permissions"))
 
     for root, dirs, names in os.walk(folder, onerror=not_listed):  # links to folders are not walked
@@ -41,7 +41,7 @@ def walk_files(folder: str | Path, suffixes) -> tuple[list[Path], list[Unread]]:
             path = Path(root, name)
             if path.is_symlink():
                 unread.append(Unread(path, "a symbolic link to a folder, not followed (it could loop or "
-                                     "lead outside the input folder); skipped",
+                                     "lead outside the input folder)",
                                      "pass the folder it points to as an INPUT of its own"))
         for name in names:
             path = Path(root, name)
@@ -50,7 +50,7 @@ def walk_files(folder: str | Path, suffixes) -> tuple[list[Path], list[Unread]]:
             if path.is_file():
                 files.append(path)
             elif path.is_symlink():
-                unread.append(Unread(path, f"{link_problem(path)}; skipped", "fix or remove the link"))
+                unread.append(Unread(path, link_problem(path), "fix or remove the link"))
     return sorted(files), sorted(unread)
 
 
