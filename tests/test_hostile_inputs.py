@@ -390,6 +390,18 @@ def test_a_symlink_loop_in_data_raw_is_one_problem(small_data):
     assert len(lines) == 1 and "symbolic link" in lines[0]
 
 
+@pytest.mark.parametrize("name", ["raw/articles.csv", "labels/sentences.csv"])
+def test_a_corpus_index_that_is_a_looping_link_is_one_problem_naming_it(small_data, name):
+    """Before: taken as absent ('labels file is missing', or no index at all, so nothing was checked)."""
+    path = small_data / name
+    path.unlink()
+    path.symlink_to(path)
+    code, err = _check(small_data)
+    assert code == 1 and "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if x.startswith(f"{path}:")]
+    assert "symbolic link that loops" in line
+
+
 def test_an_unreadable_article_in_data_raw_is_one_problem(small_data, monkeypatch):
     article = sorted((small_data / "raw").glob("*.txt"))[0]
     real = Path.read_bytes

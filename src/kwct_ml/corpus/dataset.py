@@ -64,6 +64,15 @@ def _read_utf8(path: Path) -> str:
         raise DataError(exc.message, path, exc.line, fix="re-save the file as UTF-8") from None
 
 
+def _broken_link(path: Path, problems: list[Problem]) -> bool:
+    """Record (and say) whether ``path`` is a symbolic link that leads to no file (loop, broken)."""
+    if path.is_symlink() and not path.is_file():
+        problems.append(Problem(path, None, f"cannot read: {discover.link_problem(path)}",
+                                "replace the link by the file, or remove it"))
+        return True
+    return False
+
+
 def _read_csv_rows(path: Path, problems: list[Problem], required: tuple[str, ...]):
     """Yield (line, row) of a UTF-8 CSV; header problems and rows with more fields than the header
     (a field would be dropped) are recorded, not raised."""
@@ -93,6 +102,7 @@ def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article
         problems.append(Problem(raw_dir, None, "no raw article folder", "pass --data-dir DIR"))
         return {}
     meta: dict[str, dict] = {}
+    _broken_link(index, problems)  # then read as if there were no index: one problem, not one per article
     if index.is_file():
         for line, row in _read_csv_rows(index, problems, ARTICLE_COLUMNS):
             doc_id = row["doc_id"].strip()
@@ -106,9 +116,7 @@ def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article
     articles: dict[str, Article] = {}
     listed = {row["file"] for row in meta.values()}
     for path in discover.txt_files(raw_dir):
-        if path.is_symlink() and not path.is_file():
-            problems.append(Problem(path, None, f"cannot read: {discover.link_problem(path)}",
-                                    "replace the link by the article file, or remove it"))
+        if _broken_link(path, problems):
             continue
         if index.is_file() and path.name not in listed:
             problems.append(Problem(path, None, "article not listed in articles.csv",
@@ -145,6 +153,8 @@ def _scan_labels(data_dir: Path, articles: dict[str, Article], problems: list[Pr
     seen: dict[tuple[str, str], tuple[Path, int]] = {}
     for name in LABEL_FILES:
         path = data_dir / "labels" / name
+        if _broken_link(path, problems):
+            continue
         if not path.is_file():
             if name == "sentences.csv":
                 problems.append(Problem(path, None, "labels file is missing", "create it (see README)"))
