@@ -33,6 +33,7 @@ def render(page: Path, png: Path) -> str:
 def check_page(dom: str, png: Path, arabic: bool = True) -> None:
     """Tables present, every Arabic cell right to left (and some when ``arabic``), not blank."""
     assert "<table>" in dom and "</html>" in dom
+    dom = dom.replace("<wbr>", "")  # line-break points in label and hash cells
     cells = re.findall(r'<td dir="rtl" lang="ar" class="ar">([^<]*)</td>', dom)
     # sentence columns are right to left (page furniture such as "Print Friendly" included)
     assert (cells and any(re.search("[\u0600-\u06ff]", c) for c in cells)) or not arabic
@@ -52,3 +53,14 @@ def test_evaluation_page_in_chromium(tmp_path, repo_dir, capsys):
     dom = render(out / "report.html", tmp_path / "eval.png")
     check_page(dom, tmp_path / "eval.png")
     assert dom.count('<img src="data:image/png;base64,') >= 3  # confusions + calibration, inline
+
+
+def test_training_report_with_an_eval_set_in_chromium(eval_run, tmp_path):
+    """The training report: its eval-set section (confusion and calibration images inline, the
+    misclassified sentences) and the per-article view with Arabic right to left and errors flagged."""
+    png = tmp_path / "train.png"
+    dom = render(eval_run["run"] / "report.html", png)
+    check_page(dom, png)
+    assert dom.count('<img src="data:image/png;base64,') >= 7  # LOAO 2 + calibration + n-grams 2 + eval 3
+    assert "<h4>article e1</h4>" in dom and '<td class="err">✗ ' in dom
+    assert "Real-news evaluation set" in dom
