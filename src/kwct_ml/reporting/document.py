@@ -92,8 +92,9 @@ class Document:
                         else:
                             cells.append(f"<td>{text}</td>")
                     body.append("<tr>" + "".join(cells) + "</tr>")
-                out.append(f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body)
-                           + "\n</tbody></table>")
+                # a table wider than the page (a confusion matrix of 8 labels at 700 px) scrolls by itself
+                out.append(f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>\n'
+                           + "\n".join(body) + "\n</tbody></table></div>")
             elif kind == "img":
                 data = base64.b64encode(block[2]).decode("ascii")
                 out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(block[3])}">'
@@ -106,7 +107,8 @@ _CSS = ("body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1100px;margin
         "color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
         "vertical-align:top;overflow-wrap:break-word}th{background:#f0f0f0}"
         "td.ar{font-size:1.05em;text-align:right;max-width:640px}td.err{background:#fbd5d0;font-weight:bold}"
-        "img{max-width:100%}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}code{background:#f6f6f6}")
+        ".wide{overflow-x:auto}img{max-width:100%}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}"
+        "code{background:#f6f6f6}")
 
 
 def _fmt(value) -> str:
