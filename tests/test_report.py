@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 import pandas as pd
 import pytest
@@ -140,3 +141,31 @@ def test_page_cells_flag_errors_and_wrap_labels_and_hashes_without_splitting_wor
     assert f"<td>{digest[:16]}<wbr>{digest[16:32]}<wbr>{digest[32:48]}<wbr>{digest[48:]}</td>" in page
     assert "| terror_attack | ✗ ct_cooperation |" in md and "<wbr>" not in md
     assert "td.err{" in page and "overflow-wrap:break-word" in page
+
+
+def test_seed_articles_are_shown_with_their_leave_one_article_out_predictions(tmp_path, small_data):
+    """With grouped folds the main CV is not LOAO: the per-article view of the project's own articles
+    shows the seed LOAO predictions (the seed LOAO table's), one table per article."""
+    config = tmp_path / "c.toml"
+    config.write_text(TrainConfig(ngram_max=3, classifier="complement_nb", calibration="none", cv_folds=2,
+                                  learning_curve=False, provenance="Fast settings for tests.").to_toml(),
+                      encoding="utf-8")
+    assert train.main(["--config", str(config), "--data-dir", str(small_data), "--jobs", "1",
+                       "--models-dir", str(tmp_path / "models"), "--runs-dir", str(tmp_path / "runs")]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    md = (run_dir / "report.md").read_text(encoding="utf-8")
+    view = md[md.index("## The project's own articles, sentence by sentence"):]
+    assert "leave-one-article-out run over the project's own articles" in view
+    docs = pd.read_csv(small_data / "labels" / "sentences.csv")["doc_id"].unique()
+    assert len(docs) == 3 and all(f"### article {doc}\n" in view for doc in docs)
+    # the labels shown are the seed LOAO's: their confusion counts are that run's, not the main CV's
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    rows = [line.split(" | ") for line in view.splitlines() if re.match(r"\| \d+ \| ", line)]
+    for i, task in enumerate(("topic", "stance")):
+        shown = Counter((r[1 + 2 * i], r[2 + 2 * i].removeprefix("✗ ")) for r in rows)
+
+        def counts(scores):
+            return Counter({(g, p): n for g, row in zip(scores["labels"], scores["confusion"], strict=True)
+                            for p, n in zip(scores["labels"], row, strict=True) if n})
+
+        assert shown == counts(metrics["loao_seed"][task]["model"])
