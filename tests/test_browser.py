@@ -45,6 +45,22 @@ def check_page(dom: str, png: Path, arabic: bool = True) -> None:
     assert pixels.shape[1] == 700 and np.std(pixels) > 0.05  # not a blank page
 
 
+MEASURE = ("<script>document.body.setAttribute('data-wide', Array.from(document.querySelectorAll('table'))"
+           ".filter(t => t.querySelector('td.ar') && t.offsetWidth > t.parentElement.clientWidth)"
+           ".map(t => t.offsetWidth + '>' + t.parentElement.clientWidth).join(' '));</script>")
+
+
+def arabic_tables_too_wide(page: Path, tmp_path: Path) -> str:
+    """Tables with Arabic sentences that do not fit the page at 700 px ("" when all fit), measured by
+    Chromium in a copy of ``page`` with a measuring script (the pages themselves have no script)."""
+    copy = tmp_path / "measured.html"
+    html = page.read_text(encoding="utf-8")
+    copy.write_text(html.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    dom = subprocess.run([CHROMIUM, *FLAGS, "--window-size=700,2400", "--dump-dom", copy.resolve().as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    return re.search(r'<body data-wide="([^"]*)"', dom)[1]
+
+
 def test_evaluation_page_in_chromium(tmp_path, repo_dir, capsys):
     model = train_tiny_model(repo_dir, tmp_path / "models")
     out = tmp_path / "eval"
@@ -53,6 +69,7 @@ def test_evaluation_page_in_chromium(tmp_path, repo_dir, capsys):
     dom = render(out / "report.html", tmp_path / "eval.png")
     check_page(dom, tmp_path / "eval.png")
     assert dom.count('<img src="data:image/png;base64,') >= 3  # confusions + calibration, inline
+    assert arabic_tables_too_wide(out / "report.html", tmp_path) == ""
 
 
 def test_training_report_with_an_eval_set_in_chromium(eval_run, tmp_path):
@@ -64,3 +81,5 @@ def test_training_report_with_an_eval_set_in_chromium(eval_run, tmp_path):
     assert dom.count('<img src="data:image/png;base64,') >= 7  # LOAO 2 + calibration + n-grams 2 + eval 3
     assert "<h4>article e1</h4>" in dom and '<td class="err">✗ ' in dom
     assert "Real-news evaluation set" in dom
+    # every table with Arabic sentences (per-article view, errors) fits 700 px: no sideways scrolling
+    assert arabic_tables_too_wide(eval_run["run"] / "report.html", tmp_path) == ""

@@ -104,9 +104,9 @@ class Document:
 
 
 _CSS = ("body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
-        "color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-        "vertical-align:top;overflow-wrap:break-word}th{background:#f0f0f0}"
-        "td.ar{font-size:1.05em;text-align:right;max-width:640px}td.err{background:#fbd5d0;font-weight:bold}"
+        "color:#222}table{border-collapse:collapse;margin:1em 0;font-size:.9em}td,th{border:1px solid #ccc;"
+        "padding:3px 6px;vertical-align:top;overflow-wrap:break-word}th{background:#f0f0f0}"
+        "td.ar{font-size:1.15em;text-align:right;max-width:640px;overflow-wrap:anywhere}td.err{background:#fbd5d0;font-weight:bold}"
         ".wide{overflow-x:auto}img{max-width:100%}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}"
         "code{background:#f6f6f6}")
 
