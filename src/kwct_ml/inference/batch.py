@@ -139,7 +139,7 @@ def _prepare(item: WorkItem, opts: Options) -> _Prepared:
     for k, entry in enumerate(item.entries):
         if isinstance(entry, TextFile):
             try:
-                docs = entry.documents(item.unit, opts.encoding)
+                docs = entry.documents(item.unit, opts.encoding, notes=errs)
             except DataError as exc:
                 errs.append(error_record(exc, entry.path))
                 continue
