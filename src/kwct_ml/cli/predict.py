@@ -32,7 +32,7 @@ from kwct_ml.inference.tagger import (
     Tagger,
     summary_columns,
 )
-from kwct_ml.io import parquet
+from kwct_ml.io import limits, parquet
 from kwct_ml.io.atomic import atomic_open, lock_output
 from kwct_ml.io.encoding import open_text
 from kwct_ml.io.sources import ID_COLUMNS, ReadOptions, Source, discover, id_column_of
@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "doc_id is that value unless --id-column is given (default: each row alone)")
     p.add_argument("--encoding", metavar="ENC",
                    help="force the input encoding (default: BOM, else UTF-8, else Windows-1256)")
+    p.add_argument("--max-article-bytes", type=int, metavar="N",
+                   help="skip (and log) a .txt article or standard input longer than N bytes (default: "
+                        f"${limits.ENV}, else {limits.MAX_ARTICLE_BYTES:,})")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                    help="tagging processes (default: %(default)s)")
     p.add_argument("--explain", type=int, default=0, metavar="K",
@@ -233,8 +236,9 @@ def main(argv=None) -> int:
         result_columns += list(TOP_COLUMNS)
     if args.article_column and args.unit == "article":
         raise ConfigError("--article-column groups sentence rows; it does not go with --unit article")
+    max_bytes = limits.max_article_bytes(args.max_article_bytes)
     read_opts = ReadOptions(args.unit, args.text_column, args.id_column, args.encoding,
-                            frozenset(result_columns), args.article_column)
+                            frozenset(result_columns), args.article_column, max_bytes)
     if args.scheduler:
         from kwct_ml.inference import distributed  # Dask is imported only with --scheduler
 
@@ -357,7 +361,8 @@ def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, bu
                 checkpoint.start(ckpt_handle, fingerprint)
                 checkpoint.mark(ckpt_handle, 0, out, err_handle, 0, 0)
         items = _sized(batch.work_items(sources, read_opts), skip, sizes, bar)
-        worker_opts = batch.Options(args.encoding, args.explain, args.min_confidence, args.top_k)
+        worker_opts = batch.Options(args.encoding, args.explain, args.min_confidence, args.top_k,
+                                    read_opts.max_bytes)
         for rows, errs in batch.ordered_results(items, args.jobs, tagger, worker_opts):
             if to_stdout and rows and not n_rows:
                 out.write(formatter.header(args.bom))

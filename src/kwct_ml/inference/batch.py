@@ -43,6 +43,7 @@ class Options:
     explain: int
     min_confidence: float | None
     top_k: int = 0
+    max_bytes: int | None = None  # per .txt article (``io/limits.py``)
 
 
 @dataclass
@@ -128,7 +129,7 @@ def process(item: WorkItem, tagger: Tagger | None = None,
     for k, entry in enumerate(item.entries):
         if isinstance(entry, TextFile):
             try:
-                docs = entry.documents(item.unit, opts.encoding)
+                docs = entry.documents(item.unit, opts.encoding, opts.max_bytes)
             except DataError as exc:
                 errs.append(error_record(exc, entry.path))
                 continue

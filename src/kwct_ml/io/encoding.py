@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from kwct_ml.errors import DataError
+from kwct_ml.io import limits
 
 #: Byte-order marks and the codec each announces (checked in this order).
 BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
@@ -94,10 +95,12 @@ def _check_binary(text: str, path: str | Path) -> str:
     return text
 
 
-def read_text(path: str | Path, encoding: str | None = None, allow_empty: bool = False) -> str:
-    """Read a whole text file (see ``decode_bytes``); empty files and HTML pages are errors."""
+def read_text(path: str | Path, encoding: str | None = None, allow_empty: bool = False,
+              max_bytes: int | None = None) -> str:
+    """Read a whole text file (see ``decode_bytes``); empty files and HTML pages are errors, and so
+    are files that are not regular or (``max_bytes``) too long (``io/limits.py``)."""
     try:
-        data = Path(path).read_bytes()
+        data = limits.read_file(path, max_bytes)
     except OSError as exc:
         raise DataError(f"cannot read: {exc.strerror}", path) from None
     text = decode_bytes(data, path, encoding)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kwct_ml.errors import DataError
-from kwct_ml.io import tables
+from kwct_ml.io import limits, tables
 from kwct_ml.io.encoding import (
     ENCODING_HINT,
     HTML_HINT,
@@ -57,6 +57,8 @@ class ReadOptions:
     reserved: frozenset[str] = frozenset()
     #: Sentence tables: rows sharing this column's value are one article, in row order.
     article_column: str | None = None
+    #: Bytes per article (.txt file, standard input); None: ``limits.max_article_bytes()``.
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,11 @@ class TextFile:
     path: str
     doc_id: str
 
-    def documents(self, unit: str, encoding: str | None = None) -> list[Document]:
-        """The article, or with unit ``sentence`` each non-blank line; ``DataError`` if unreadable."""
-        text = read_text(self.path, encoding)
+    def documents(self, unit: str, encoding: str | None = None,
+                  max_bytes: int | None = None) -> list[Document]:
+        """The article, or with unit ``sentence`` each non-blank line; ``DataError`` if unreadable,
+        not a regular file, or over ``max_bytes`` (default ``limits.max_article_bytes()``)."""
+        text = read_text(self.path, encoding, max_bytes=limits.max_article_bytes(max_bytes))
         if unit == "sentence":
             return line_documents(text, self.doc_id, self.path, numbered=True)
         return [Document(self.doc_id, text, self.path)]
@@ -197,8 +201,8 @@ class StdinReader(Reader):
     kind = "stdin"
 
     def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
-        data = source.stream.read()
         try:
+            data = limits.read_stream(source.stream, "<stdin>", limits.max_article_bytes(opts.max_bytes))
             text = decode_bytes(data, "<stdin>", opts.encoding)
             if not text.strip():
                 raise DataError("is empty", "<stdin>", fix="pipe some text in")
@@ -379,6 +383,9 @@ def discover(inputs: list[str], stdin=None) -> tuple[list[Source], dict[str, str
     file_suffixes = ", ".join(s for s in READERS if s != "-")
 
     def add_file(path: Path, doc_id: str) -> None:
+        if not limits.is_regular(path):  # opening a FIFO blocks; a device such as /dev/zero never ends
+            sources.append(_refused(str(path), limits.NOT_REGULAR, limits.NOT_REGULAR_HINT))
+            return
         reader = READERS[path.suffix.lower()]
         sources.append(Source(reader, str(path), doc_id))
         if reader.from_folders:
