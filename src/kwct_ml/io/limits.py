@@ -14,7 +14,7 @@ from kwct_ml.errors import ConfigError, DataError
 MAX_ARTICLE_BYTES = 20_000_000
 #: Environment variable overriding MAX_ARTICLE_BYTES (``--max-article-bytes`` overrides both).
 ENV = "KWCT_MAX_ARTICLE_BYTES"
-NOT_REGULAR = "not a regular file (a FIFO, device or socket); skipped"
+NOT_REGULAR = "not a regular file (a FIFO, device or socket)"
 NOT_REGULAR_HINT = "save the text to a file and pass that"
 _CHUNK = 1 << 20
 
