@@ -154,3 +154,19 @@ def test_predict_to_a_full_standard_output_is_one_line(articles, model_dir):
                                                     "writing standard output (free some space and run "
                                                     "it again)")
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_a_full_disk_nowhere_named_is_still_one_line(capsys):
+    from kwct_ml import errors
+
+    @errors.cli
+    def main(argv=None):
+        if argv == ["full"]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "somewhere.csv")
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    assert main(["full"]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        "error: no space left on device writing somewhere.csv (free some space and run it again)")
+    with pytest.raises(OSError):  # other system errors are not disguised as a full disk
+        main(["io"])
