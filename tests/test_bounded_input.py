@@ -26,6 +26,8 @@ run = _run_fixture
 SRC = Path(__file__).resolve().parents[1] / "src"
 #: A child predict gets this much address space: ample for tagging, far below an endless read.
 CHILD_MEMORY = 3 << 30
+#: BLAS thread pools reserve address space per core; one thread keeps the limit meaningful anywhere.
+ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def _limit_memory():  # runs in the child before exec
@@ -36,7 +38,7 @@ def _predict_child(args: list[str], stdin=None, timeout: float = 120) -> subproc
     """A real ``python -m kwct_ml.predict`` (memory-capped, timed out) with ``args``."""
     return subprocess.run([sys.executable, "-m", "kwct_ml.predict", *args], stdin=stdin,
                           capture_output=True, text=True, timeout=timeout, preexec_fn=_limit_memory,
-                          env={**os.environ, "PYTHONPATH": str(SRC)})
+                          env={**os.environ, "PYTHONPATH": str(SRC), **ONE_THREAD})
 
 
 @pytest.fixture
