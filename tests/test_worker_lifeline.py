@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from kwct_ml.inference import batch
+
 from .test_predict import model_dir as _model_dir_fixture
 from .test_train import FAST
 
@@ -84,18 +86,18 @@ def _kill_and_check(parent: subprocess.Popen, workers: set[int]) -> None:
     assert not left, f"workers {sorted(left)} outlived their SIGKILLed parent by {GONE_WITHIN} s"
 
 
-# Tags with a `process` that marks its worker and stalls, so the workers are busy when the parent dies.
+# Tags with a `process_many` that marks its worker and stalls, so the workers are busy when the parent dies.
 PREDICT_CHILD = """
 import os, sys, time
 from pathlib import Path
 from kwct_ml.cli import predict
 from kwct_ml.inference import batch
 
-def stall(item, tagger=None, opts=None):
+def stall(items, tagger=None, opts=None):
     (Path(sys.argv[1]) / str(os.getpid())).touch()
     time.sleep(120)
 
-batch.process = stall
+batch.process_many = stall
 sys.exit(predict.main(sys.argv[2:]))
 """
 
@@ -105,7 +107,7 @@ def test_predict_workers_die_with_a_sigkilled_parent_and_release_the_output(tmp_
     articles = tmp_path / "in"
     articles.mkdir()
     source = sorted((repo_dir / "data" / "raw").glob("*.txt"))[0]
-    for i in range(24):  # three work items of eight files: both workers get one
+    for i in range(2 * batch.ITEMS_PER_CALL * batch.FILES_PER_ITEM):  # two batches: one per worker
         shutil.copy(source, articles / f"a{i:02d}.txt")
     marks = tmp_path / "marks"
     marks.mkdir()
