@@ -145,7 +145,7 @@ def _prepare(item: WorkItem, opts: Options) -> _Prepared:
     for k, entry in enumerate(item.entries):
         if isinstance(entry, TextFile):
             try:
-                docs = entry.documents(item.unit, opts.encoding, opts.max_bytes)
+                docs = entry.documents(item.unit, opts.encoding, notes=errs, max_bytes=opts.max_bytes)
             except DataError as exc:
                 errs.append(error_record(exc, entry.path))
                 continue

@@ -15,12 +15,14 @@ from pathlib import Path
 
 from kwct_ml.errors import DataError
 from kwct_ml.io import limits, tables
+from kwct_ml.io.discover import display_name, walk_files
 from kwct_ml.io.encoding import (
     ENCODING_HINT,
     HTML_HINT,
     check_not_html,
-    decode_bytes,
+    decode,
     html_evidence,
+    open_decided,
     open_text,
     read_text,
 )
@@ -95,10 +97,14 @@ class TextFile:
     doc_id: str
 
     def documents(self, unit: str, encoding: str | None = None,
-                  max_bytes: int | None = None) -> list[Document]:
+                  notes: list[dict] | None = None, max_bytes: int | None = None) -> list[Document]:
         """The article, or with unit ``sentence`` each non-blank line; ``DataError`` if unreadable,
-        not a regular file, or over ``max_bytes`` (default ``limits.max_article_bytes()``)."""
-        text = read_text(self.path, encoding, max_bytes=limits.max_article_bytes(max_bytes))
+        not a regular file, or over ``max_bytes`` (default ``limits.max_article_bytes()``). How it
+        was decoded, when the user should know, is appended to ``notes`` (warning records)."""
+        found: list[str] = []
+        text = read_text(self.path, encoding, notes=found, max_bytes=limits.max_article_bytes(max_bytes))
+        if notes is not None:
+            notes += [warning_record(self.path, note) for note in found]
         if unit == "sentence":
             return line_documents(text, self.doc_id, self.path, numbered=True)
         return [Document(self.doc_id, text, self.path)]
@@ -106,7 +112,7 @@ class TextFile:
 
 @dataclass(frozen=True)
 class Skipped:
-    """An input or table row that is not tagged: its record for the errors log."""
+    """An input or table row that is not tagged, or a warning about one: its record for the errors log."""
 
     record: dict
 
@@ -118,6 +124,11 @@ def error_record(exc: DataError, path: str | Path | None = None) -> dict:
     """The errors-log record of ``exc`` (``path`` when the error names none)."""
     return {"input": str(exc.path if exc.path is not None else path), "line": exc.line,
             "error": exc.message, "fix": exc.fix}
+
+
+def warning_record(path: str | Path, note: str, line: int | None = None) -> dict:
+    """The errors-log record of a warning: the input was read, but the user should know how."""
+    return {"input": str(path), "line": line, "error": note, "fix": None, "level": "warning"}
 
 
 def line_documents(text: str, doc_id: str, path: str, numbered: bool) -> list[Document]:
@@ -203,13 +214,15 @@ class StdinReader(Reader):
     def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
         try:
             data = limits.read_stream(source.stream, "<stdin>", limits.max_article_bytes(opts.max_bytes))
-            text = decode_bytes(data, "<stdin>", opts.encoding)
+            text, decision = decode(data, "<stdin>", opts.encoding)
             if not text.strip():
                 raise DataError("is empty", "<stdin>", fix="pipe some text in")
             check_not_html(text, "<stdin>")
         except DataError as exc:
             yield Skipped(error_record(exc))
             return
+        if decision.note:
+            yield Skipped(warning_record("<stdin>", decision.note))
         if unit_of(source, opts) == "sentence":
             yield from line_documents(text, "stdin", "<stdin>", numbered=False)
         else:
@@ -270,7 +283,9 @@ class TableReader(Reader):
         handle = None
         line = 0
         try:
-            handle = open_text(path, opts.encoding)
+            handle, decision = open_decided(path, opts.encoding)
+            if decision.note:
+                yield Skipped(warning_record(path, decision.note))
             mapping: dict[str, str] | None = None
             id_col = None
             index = 0
@@ -297,7 +312,12 @@ class TableReader(Reader):
                                    "error": f"empty or missing {opts.text_column!r}; row skipped"})
                     index += 1
                     continue
-                text = text if isinstance(text, str) else str(text)
+                if not isinstance(text, str):  # a JSON list, number or boolean is not a text
+                    yield Skipped({"input": path, "line": line, "fix": "write the text as a JSON string",
+                                   "error": f"{opts.text_column!r} is a JSON {_json_type(text)}, not a "
+                                            "string; row skipped"})
+                    index += 1
+                    continue
                 if html_evidence(text):
                     yield Skipped({"input": path, "line": line, "fix": HTML_HINT,
                                    "error": f"{opts.text_column!r} looks like an HTML page, not plain "
@@ -329,6 +349,11 @@ class TableReader(Reader):
         finally:
             if handle is not None:
                 handle.close()
+
+
+def _json_type(value) -> str:
+    return {bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}.get(
+        type(value), type(value).__name__)
 
 
 class _Refused(Reader):
@@ -401,16 +426,17 @@ def discover(inputs: list[str], stdin=None) -> tuple[list[Source], dict[str, str
         if arg == "-":
             sources.append(Source(READERS["-"], "-", "stdin", stream=stdin))
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in in_folders and p.is_file())
+            files, unread = walk_files(path, in_folders)
+            sources += [_refused(str(entry.path), entry.error, entry.fix) for entry in unread]
             if not files:
                 sources.append(_refused(arg, f"directory has no {'/'.join(in_folders)} files",
                                         f"point at a folder of {'/'.join(in_folders)} articles"))
             for file in files:
-                add_file(file, file.relative_to(path).with_suffix("").as_posix())
+                add_file(file, display_name(file.relative_to(path).with_suffix("").as_posix()))
         elif not path.exists():
             sources.append(_refused(arg, "no such file or directory", None))
         elif path.suffix.lower() in READERS:
-            add_file(path, path.stem)
+            add_file(path, display_name(path.stem))
         else:
             sources.append(_refused(arg, f"unsupported input type {path.suffix!r}",
                                     f"pass {file_suffixes} files or a directory"))
