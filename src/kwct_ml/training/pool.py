@@ -15,7 +15,7 @@ import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from kwct_ml import errors
+from kwct_ml import errors, lifeline
 
 _INTERRUPTS = {signal.SIGINT}
 #: Thread pools of numerical libraries, capped to cores // workers in workers (as joblib does): without
@@ -24,11 +24,12 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BL
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
+    lifeline.die_with_parent(parent)  # a SIGKILLed train cannot stop its workers: they watch it
     for var in THREAD_VARS:  # for libraries loaded later
         os.environ.setdefault(var, str(threads))
-    from threadpoolctl import threadpool_limits  # and those already loaded (the fork server
-    threadpool_limits(threads)                   # imported numpy and scikit-learn)
+    from threadpoolctl import threadpool_limits  # and those already loaded (forked from the
+    threadpool_limits(threads)                   # parent: numpy and scikit-learn are loaded)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # workers start with SIGINT blocked (see ordered_map); a Ctrl-C pending from start-up is dropped
@@ -47,11 +48,11 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 
 
 def _context():
-    """Workers forked from a server process that imported the fitting code once (a fresh interpreter
-    per worker took seconds per stage; forking the parent is unsafe, it has threads)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["kwct_ml.training.cv"])
-    return context
+    """Workers forked from the parent: no interpreter start-up per stage (spawned workers made CV
+    1.6x slower, experiments/timing.md), and they are its children, which ``lifeline`` watches. The
+    fork happens in ``submit`` before the pool starts its threads; the parent runs no other thread
+    then (progress bars are off without a terminal, and a terminal's bar thread only sleeps)."""
+    return multiprocessing.get_context("fork")
 
 
 def ordered_map(func: Callable, jobs: Sequence[tuple], n_jobs: int, tick: Callable[[], None] | None = None
@@ -60,8 +61,7 @@ def ordered_map(func: Callable, jobs: Sequence[tuple], n_jobs: int, tick: Callab
     ``tick()`` after each.
 
     An exception in the parent (KeyboardInterrupt included) kills the workers before it propagates.
-    The first call starts the fork server (see ``_context``) with SIGINT blocked, so every worker
-    forked from it starts blocked too until ``_init_worker`` ignores it.
+    Workers are forked with SIGINT blocked, and stay so until ``_init_worker`` ignores it.
     """
     if n_jobs == 1 or len(jobs) < 2:
         results = []
@@ -72,7 +72,8 @@ def ordered_map(func: Callable, jobs: Sequence[tuple], n_jobs: int, tick: Callab
         return results
     workers = min(n_jobs, len(jobs))
     pool = ProcessPoolExecutor(workers, mp_context=_context(),
-                               initializer=_init_worker, initargs=(max(1, (os.cpu_count() or 1) // workers),))
+                               initializer=_init_worker,
+                               initargs=(max(1, (os.cpu_count() or 1) // workers), os.getpid()))
     try:
         # Starting workers is not interrupted halfway (a half-started worker prints a traceback): the
         # parent holds Ctrl-C until they are up, and they inherit SIGINT blocked.
