@@ -9,6 +9,7 @@ same mode on 8 articles). docs/scale.md projects 10M/100M articles from these fi
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,8 @@ def write_articles(limit: int | None, copies: int, folder: Path) -> int:
 
 
 def run_mode(mode: str, inputs: Path, model: Path, out: Path, partition: int) -> dict:
-    """Wall seconds, sentences and peak RSS (largest process, whole tree) of one predict run."""
+    """Wall seconds, sentences, peak RSS (largest process, whole tree) of one predict run, and the
+    machine's 1-minute load at its start and end (the machine may be shared: contention)."""
     import psutil
 
     from kwct_ml.io import parquet
@@ -41,6 +43,7 @@ def run_mode(mode: str, inputs: Path, model: Path, out: Path, partition: int) ->
                "--output", str(out), "--no-progress", *MODES[mode]]
     if mode == "local2":
         command += ["--partition-size", str(partition)]
+    load_start = os.getloadavg()[0]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
     parent = psutil.Process(process.pid)
@@ -63,7 +66,8 @@ def run_mode(mode: str, inputs: Path, model: Path, out: Path, partition: int) ->
         raise SystemExit(f"kwct_ml.predict exited {process.returncode}: {stderr[-2000:]}")
     return {"seconds": round(seconds, 1), "sentences": parquet.count_rows(out),
             "peak_rss_mb_largest_process": round(peak_single / 2**20),
-            "peak_rss_mb_tree": round(peak_tree / 2**20)}
+            "peak_rss_mb_tree": round(peak_tree / 2**20),
+            "load_1min": [round(load_start, 1), round(os.getloadavg()[0], 1)]}
 
 
 def main(argv=None) -> int:
