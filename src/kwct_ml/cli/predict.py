@@ -10,7 +10,6 @@ is renamed to ``OUT``, so ``OUT`` only ever exists complete; ``--resume`` contin
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import hashlib
 import json
@@ -34,9 +33,8 @@ from kwct_ml.inference.tagger import (
 )
 from kwct_ml.io import parquet
 from kwct_ml.io.atomic import atomic_open, lock_output
-from kwct_ml.io.encoding import open_text
 from kwct_ml.io.sources import ID_COLUMNS, ReadOptions, Source, discover, id_column_of
-from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows, records
+from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows
 
 PROG = "kwct_ml.predict"
 #: Bad-input lines printed on stderr before the rest go to the errors file only.
@@ -452,11 +450,7 @@ def _count_documents(sources: list[Source], opts: ReadOptions) -> int:
         if source.kind != "table":
             total += 1
             continue
-        try:
-            with open_text(source.path, opts.encoding) as handle:
-                total += sum(1 for _ in records(handle, source.path, source.reader.fmt))
-        except (errors.KwctError, OSError, UnicodeDecodeError, csv.Error):
-            total += 1  # read for real, it is one error
+        total += source.reader.count(source, opts)
     return total
 
 
