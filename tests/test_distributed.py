@@ -243,3 +243,9 @@ def test_a_parquet_dataset_directory_is_read_as_its_data_files(model_dir, senten
                "--scheduler", cluster.scheduler_address) == 0
     pd.testing.assert_frame_equal(frame(tmp_path / "dist"), frame(tmp_path / "one.parquet"))
 
+
+def test_parquet_output_names_the_final_file_last(model_dir, raw, tmp_path, capsys):
+    out = tmp_path / "t.parquet"
+    assert run(model_dir, raw, "--output", out) == 0
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith(f"-> {out}"), last

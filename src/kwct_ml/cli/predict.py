@@ -259,7 +259,8 @@ def _run_parquet(args, read_opts, tagger, sources, titles, formatter, summary_fm
     """OUT.parquet: the run streams JSON lines to OUT.parquet.rows.jsonl (resumable as usual), then
     converts them to OUT.parquet atomically."""
     staged = argparse.Namespace(**{**vars(args), "output": f"{args.output}.rows.jsonl",
-                                   "errors": args.errors or f"{args.output}.errors.jsonl"})
+                                   "errors": args.errors or f"{args.output}.errors.jsonl",
+                                   "shown_output": args.output})
     if args.resume and Path(args.output).exists() and not Path(f"{staged.output}.partial").exists():
         print(f"{PROG}: {args.output} is already complete; nothing to resume", file=sys.stderr)
         return 0
@@ -408,7 +409,7 @@ def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, bu
         else:
             errors_partial.unlink(missing_ok=True)
             errors_path.unlink(missing_ok=True)  # a stale log of an earlier run would mislead
-    where = "standard output" if to_stdout else str(out_path)
+    where = "standard output" if to_stdout else getattr(args, "shown_output", str(out_path))
     skipped = f"; {log.count} inputs skipped" + (f" (see {errors_path})" if errors_path else "") \
         if log.count else ""
     print(f"{PROG}: {n_rows} sentences tagged -> {where}{skipped}", file=sys.stderr)
