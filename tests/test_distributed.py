@@ -228,6 +228,17 @@ def test_parquet_input_gives_the_csv_input_rows(model_dir, sentences, tmp_path):
     assert "no text column 'body'" in json.loads((tmp_path / "c.csv.errors.jsonl").read_text())["error"]
 
 
+def test_a_broken_parquet_file_is_logged_and_the_rest_finishes(model_dir, sentences, tmp_path):
+    good = write_table(sentences, tmp_path / "good.parquet")
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(good.read_bytes()[:-100])  # truncated: no footer
+    assert run(model_dir, bad, good, "--article-column", "doc_id", "--output", tmp_path / "t.csv") == 2
+    records = [json.loads(line) for line in (tmp_path / "t.csv.errors.jsonl").read_text().splitlines()]
+    assert [(Path(r["input"]).name, r["error"].split(" (")[0]) for r in records] == [
+        ("bad.parquet", "not a readable Parquet file")]
+    assert len(pd.read_csv(tmp_path / "t.csv")) == len(sentences)
+
+
 def test_a_parquet_dataset_directory_is_read_as_its_data_files(model_dir, sentences, tmp_path, cluster):
     dataset = tmp_path / "dataset"
     (dataset / "year=2019").mkdir(parents=True)

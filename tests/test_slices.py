@@ -102,6 +102,7 @@ def test_tables_that_cannot_be_cut_are_read_whole(sentences, tmp_path):
     utf16 = tmp_path / "u16.csv"
     utf16.write_text(small.read_text(encoding="utf-8"), encoding="utf-16")
     assert slices.plan(str(utf16), "csv", None, 1) is None
+    assert slices.plan(str(small), "csv", "UTF_16", 1) is None  # forced, any spelling
 
 
 def test_reader_plan_keeps_a_table_without_its_text_column_whole(sentences, tmp_path):

@@ -51,8 +51,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"python -m {PROG}", description="Tag every sentence with a topic and a stance.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help=".txt file, directory (all .txt inside, recursively), .csv/.tsv/.jsonl table "
-                        "with a text column, or - for standard input")
+                   help=".txt file, directory (all .txt inside, recursively; without any, all "
+                        ".parquet: a dataset), .csv/.tsv/.jsonl/.parquet table with a text column, "
+                        "or - for standard input")
     p.add_argument("--output", "-o", default="-", metavar="OUT",
                    help="OUT.csv, OUT.tsv, OUT.jsonl or OUT.parquet (default: CSV on standard output); "
                         "with --scheduler, a Parquet dataset directory")
@@ -98,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on Dask: local:N (N worker processes here) or tcp://HOST:PORT "
                         "(docs/scale.md; needs the dask extra)")
     p.add_argument("--partition-size", type=int, default=256, metavar="N",
-                   help="with --scheduler: .txt files (or table rows) per partition")
+                   help="with --scheduler: .txt files, or rows of a table, per partition (a "
+                        "table's --article-column article is never cut apart; default %(default)s)")
     return p
 
 

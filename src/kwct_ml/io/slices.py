@@ -9,6 +9,7 @@ line numbers and record indexes those of the whole file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections import deque
 from collections.abc import Iterator
@@ -63,10 +64,10 @@ class _Lines:
 
 
 def _codec(path: str, encoding: str | None) -> str | None:
-    """The file's codec, or None when it cannot be sliced by bytes (UTF-16)."""
+    """The file's codec, or None when it cannot be cut at line-break bytes (UTF-16/32)."""
     with open(path, "rb") as handle:
         codec = sniff_encoding(handle.read(SNIFF_BYTES), path, encoding)
-    return None if codec.replace("-", "").lower().startswith("utf16") else codec
+    return None if codecs.lookup(codec).name.startswith(("utf-16", "utf-32")) else codec
 
 
 def _header_end(path: str, fmt: str, codec: str) -> int:
