@@ -206,6 +206,21 @@ def test_a_big_table_is_cut_on_the_workers_without_splitting_an_article(
     pd.testing.assert_frame_equal(got, frame(one))
 
 
+def test_resume_redoes_only_the_missing_piece_of_a_table(model_dir, sentences, tmp_path, cluster):
+    table = write_table(sentences, tmp_path / "s.jsonl")
+    out = tmp_path / "dist"
+    args = [table, "--article-column", "doc_id", "--output", out, "--scheduler", cluster.scheduler_address,
+            "--partition-size", "20"]
+    assert run(model_dir, *args) == 0
+    before = frame(out)
+    files = parquet.files(out)
+    files[2].unlink()
+    kept = {p: p.stat().st_mtime_ns for p in files if p != files[2]}
+    assert run(model_dir, *args, "--resume") == 0
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept
+    pd.testing.assert_frame_equal(frame(out), before)
+
+
 def test_an_article_table_with_line_breaks_in_cells_is_cut_by_bytes(model_dir, raw, tmp_path, cluster):
     articles = pd.DataFrame([{"doc_id": p.stem, "text": p.read_text(encoding="utf-8")}
                              for p in sorted(raw.glob("*.txt"))])
