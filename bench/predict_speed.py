@@ -2,7 +2,9 @@
 
 Writes the ANT articles (../shared/data/ant) to a temporary CSV, runs
 ``python -m kwct_ml.predict ARTICLES.csv --unit article --jobs N`` for each N, and reports
-sentences/s, MB/s (UTF-8 input text) and the peak resident memory of the whole process tree.
+sentences/s, MB/s (UTF-8 input text), sentences per CPU second of the process tree (user + system,
+start-up included: on a shared machine wall time measures the queue) and the peak resident memory
+of the whole process tree.
 The model is ``--model DIR``, else models/latest, else (or with ``--model temporary``) a temporary
 model trained on data/ with the default config and the fast vectoriser.
 """
@@ -56,6 +58,9 @@ def run_predict(articles_csv: Path, model: Path, jobs: int, out: Path) -> dict:
     command = [sys.executable, "-m", "kwct_ml.predict", str(articles_csv), "--unit", "article",
                "--text-column", "text", "--id-column", "docno", "--model", str(model),
                "--jobs", str(jobs), "--output", str(out), "--no-progress"]
+    import resource
+
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
     parent = psutil.Process(process.pid)
@@ -74,12 +79,15 @@ def run_predict(articles_csv: Path, model: Path, jobs: int, out: Path) -> dict:
             pass
         time.sleep(0.1)
     seconds = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     stderr = process.stderr.read()
     if process.returncode != 0:
         raise SystemExit(f"kwct_ml.predict exited {process.returncode}: {stderr[-2000:]}")
     with out.open(encoding="utf-8", newline="") as handle:
         sentences = sum(1 for _ in csv.reader(handle)) - 1
-    return {"seconds": round(seconds, 1), "sentences": sentences, "peak_rss_mb": round(peak_tree / 2**20),
+    return {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "sentences": sentences,
+            "peak_rss_mb": round(peak_tree / 2**20),
             "peak_rss_mb_largest_process": round(peak_single / 2**20)}
 
 
@@ -101,8 +109,9 @@ def measure(jobs_list: list[int], limit: int | None, model_arg: str | None, fast
             out = workdir / f"tags_jobs{jobs}.csv"
             run = run_predict(articles_csv, model, jobs, out)
             outputs.append(out)
-            rate = run["sentences"] / run["seconds"]
+            rate, per_cpu = run["sentences"] / run["seconds"], run["sentences"] / run["cpu_seconds"]
             result[f"jobs{jobs}"] = {**run, "sentences_per_second": round(rate, 1),
+                                     "sentences_per_cpu_second": round(per_cpu, 1),
                                      "mb_per_second": round(megabytes / run["seconds"], 3)}
         same = all(o.read_bytes() == outputs[0].read_bytes() for o in outputs[1:])
         result["same_output_for_all_jobs"] = same

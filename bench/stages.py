@@ -1,8 +1,11 @@
 """Where predict's time goes (issue 20): sentences/s of each scoring stage on ANT sentences.
 
-Prints a markdown table (CPU seconds, one process) for docs/benchmarks.md: the per-task pipeline
-path against ``KwctModel.predict_tasks`` (stacked scoring), in one batch and in 8-article items as
-``python -m kwct_ml.predict`` calls them. fastText is timed by bench/throughput.py in its own run.
+Prints a markdown table (CPU seconds of this process, median of rounds): each stage of
+``python -m kwct_ml.predict``'s tagging in turn, then the whole tagging of work items as predict
+makes it, and fastText (topic, and topic + stance, one sentence at a time, trained on data/) on the
+same sentences in the same run when it is installed. ``--markdown FILE`` also writes the table
+into FILE between the ``<!-- stages:begin -->`` and ``<!-- stages:end -->`` lines (docs/benchmarks.md).
+Works against older checkouts too (``PYTHONPATH=OLD/src``): stages they lack are left out.
 """
 
 from __future__ import annotations
@@ -10,29 +13,93 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import re
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from _common import shared_path
-from kwct_ml.inference.batch import ARTICLE_ROWS_PER_ITEM
+from _common import REPO, shared_path
+
+BEGIN, END = "<!-- stages:begin -->", "<!-- stages:end -->"
 
 
-def ant_sentences(limit: int) -> tuple[list[str], list[int]]:
-    """The first ``limit``-odd sentences of the ANT articles and the article of each."""
+def ant_articles(limit: int) -> tuple[list[str], list[str], list[int]]:
+    """The first ANT articles holding ``limit``-odd sentences: (articles, sentences, article of each)."""
     from kwct_ml.text.segment import segment
 
     csv.field_size_limit(10**9)
-    texts, groups = [], []
+    articles, texts, groups = [], [], []
     with gzip.open(shared_path("ant", "ant_multisource_v2.1.csv.gz"), "rt", encoding="utf-8") as handle:
-        for k, row in enumerate(csv.DictReader(handle)):
+        for row in csv.DictReader(handle):
             sentences = [s.text for s in segment(row["text"])]
+            if not sentences:
+                continue
             texts += sentences
-            groups += [k] * len(sentences)
+            groups += [len(articles)] * len(sentences)
+            articles.append(row["text"])
             if len(texts) >= limit:
                 break
-    return texts, groups
+    return articles, texts, groups
+
+
+def _cut(texts: list[str], groups: list[int], articles_per_call: int) -> list[tuple[list[str], list[int]]]:
+    keys = np.asarray(groups) // articles_per_call
+    parts = np.split(np.arange(len(texts)), np.flatnonzero(np.diff(keys)) + 1)
+    return [([texts[i] for i in ix], [groups[i] for i in ix]) for ix in parts]
+
+
+def _fasttext_stages(texts: list[str]) -> list:
+    try:
+        import fasttext  # noqa: F401
+
+        from _common import fasttext_predict, fasttext_train
+    except ImportError:
+        return []
+    from kwct_ml.corpus.dataset import load_corpus
+
+    corpus = load_corpus(REPO / "data")
+    models = [fasttext_train(corpus.text.tolist(), corpus[task].tolist(), minn=2, maxn=5, wordNgrams=2,
+                             epoch=25, bucket=200_000, thread=1, seed=0) for task in ("topic", "stance")]
+    return [("fastText topic, one sentence at a time", lambda: fasttext_predict(models[0], texts)),
+            ("fastText topic + stance, one sentence at a time",
+             lambda: [fasttext_predict(m, texts) for m in models])]
+
+
+def stages(model, articles: list[str], texts: list[str], groups: list[int]) -> list:
+    """(name, callable) of every stage this checkout has."""
+    from kwct_ml.inference import batch
+    from kwct_ml.inference.tagger import Tagger
+    from kwct_ml.io.sources import Document
+    from kwct_ml.text.normalize import normalize
+    from kwct_ml.text.segment import segment
+
+    items = _cut(texts, groups, batch.ARTICLE_ROWS_PER_ITEM)
+    per_call = getattr(batch, "ITEMS_PER_CALL", 1) * batch.ARTICLE_ROWS_PER_ITEM
+    calls = _cut(texts, groups, per_call)
+    blocks = dict(model.pipelines["topic"][0].transformer_list)
+    char, cues = blocks["char"], blocks.get("cues")
+    out = [("segment ANT articles", lambda: [segment(a) for a in articles]),
+           ("normalise (project)", lambda: [normalize(t) for t in texts]),
+           ("char TF-IDF transform, one batch (warm word cache)", lambda: char.transform(texts))]
+    if cues is not None:
+        out.append(("cue features (CueFeatures.transform), one batch", lambda: cues.transform(texts)))
+    out += [("per-task pipelines, one batch", lambda: [model.predict(t, texts, groups) for t in model.tasks]),
+            ("stacked predict_tasks, one batch", lambda: model.predict_tasks(texts, groups)),
+            (f"stacked predict_tasks, {batch.ARTICLE_ROWS_PER_ITEM}-article calls (one work item)",
+             lambda: [model.predict_tasks(t, g) for t, g in items])]
+    if per_call != batch.ARTICLE_ROWS_PER_ITEM:
+        out.append((f"stacked predict_tasks, {per_call}-article calls (ITEMS_PER_CALL work items)",
+                    lambda: [model.predict_tasks(t, g) for t, g in calls]))
+    tagger = Tagger(model)
+    opts = batch.Options(None, 0, None)
+    docs = [Document(f"a{k}", a) for k, a in enumerate(articles)]
+    work = [batch.WorkItem("article", docs[i:i + batch.ARTICLE_ROWS_PER_ITEM])
+            for i in range(0, len(docs), batch.ARTICLE_ROWS_PER_ITEM)]
+    out.append(("predict's tagging of work items (segment, both tasks, article context, rows)",
+                lambda: list(batch.ordered_results(iter(work), 1, tagger, opts))))
+    return out
 
 
 def main(argv=None) -> int:
@@ -40,40 +107,36 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None, help="model folder (default: models/latest)")
     p.add_argument("--sentences", type=int, default=20_000)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--markdown", type=Path, metavar="FILE",
+                   help=f"also write the table into FILE between {BEGIN} and {END}")
     args = p.parse_args(argv)
+    started = time.process_time()
     from kwct_ml.bundle.store import load_model
 
     model, _ = load_model(args.model)
-    texts, groups = ant_sentences(args.sentences)
-    keys = np.asarray(groups) // ARTICLE_ROWS_PER_ITEM
-    items = np.split(np.arange(len(texts)), np.flatnonzero(np.diff(keys)) + 1)
-    pieces = [([texts[i] for i in ix], [groups[i] for i in ix]) for ix in items]
-    model.predict_tasks(texts[:500], groups[:500])  # warm the word cache and the scorer
-
-    def per_task(parts):
-        for t, g in parts:
-            for task in model.tasks:
-                model.predict(task, t, g)
-
-    def stacked(parts):
-        for t, g in parts:
-            model.predict_tasks(t, g)
-
-    char = model.pipelines["topic"][0].transformer_list[0][1]
-    stages = [("char TF-IDF transform, one batch (warm word cache)", lambda: char.transform(texts)),
-              ("per-task pipelines, one batch", lambda: per_task([(texts, groups)])),
-              ("per-task pipelines, 8-article items", lambda: per_task(pieces)),
-              ("stacked predict_tasks, one batch", lambda: stacked([(texts, groups)])),
-              ("stacked predict_tasks, 8-article items", lambda: stacked(pieces))]
-    print(f"{len(texts)} ANT sentences, {len(pieces)} items; CPU seconds, median of {args.rounds} rounds\n")
-    print("| stage (both tasks, article context, calibrated) | sentences/s |\n|---|---|")
-    for name, run in stages:
+    load_seconds = time.process_time() - started
+    articles, texts, groups = ant_articles(args.sentences)
+    model.predict_tasks(texts, groups)  # warm the word cache, the cue memo and the scorer
+    runs = stages(model, articles, texts, groups) + _fasttext_stages(texts)
+    lines = [f"{len(texts):,} ANT sentences ({len(articles):,} articles); CPU seconds of one process, "
+             f"median of {args.rounds} rounds; model load (import + unpickle) {load_seconds:.2f} s CPU",
+             "", "| stage | sentences/s |", "|---|---|"]
+    for name, run in runs:
         times = []
         for _ in range(args.rounds):
             started = time.process_time()
             run()
             times.append(time.process_time() - started)
-        print(f"| {name} | {len(texts) / float(np.median(times)):,.0f} |")
+        lines.append(f"| {name} | {len(texts) / float(np.median(times)):,.0f} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    table = "\n".join(lines)
+    print(table)
+    if args.markdown:
+        text = args.markdown.read_text(encoding="utf-8")
+        pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"{args.markdown}: no {BEGIN} ... {END} lines to replace")
+        args.markdown.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}\n{END}", text), encoding="utf-8")
     return 0
 
 

@@ -71,18 +71,23 @@ def data_copy(tmp_path: Path) -> Path:
     return dst
 
 
+def cut_to_smallest(data: Path, n: int = 3) -> Path:
+    """A copy of data/ cut, in place, to its ``n`` smallest articles (and without authored sentences)."""
+    labels = pd.read_csv(data / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
+    keep = list(labels["doc_id"].value_counts().sort_values().index[:n])
+    labels[labels["doc_id"].isin(keep)].to_csv(data / "labels" / "sentences.csv", index=False)
+    index = pd.read_csv(data / "raw" / "articles.csv", dtype=str, keep_default_na=False)
+    for doc in set(index["doc_id"]) - set(keep):
+        (data / "raw" / f"{doc}.txt").unlink()
+    index[index["doc_id"].isin(keep)].to_csv(data / "raw" / "articles.csv", index=False)
+    (data / "labels" / "authored.csv").unlink(missing_ok=True)
+    return data
+
+
 @pytest.fixture
 def small_data(data_copy):
     """data_copy cut to the three smallest articles (and without authored sentences)."""
-    labels = pd.read_csv(data_copy / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
-    keep = list(labels["doc_id"].value_counts().sort_values().index[:3])
-    labels[labels["doc_id"].isin(keep)].to_csv(data_copy / "labels" / "sentences.csv", index=False)
-    index = pd.read_csv(data_copy / "raw" / "articles.csv", dtype=str, keep_default_na=False)
-    for doc in set(index["doc_id"]) - set(keep):
-        (data_copy / "raw" / f"{doc}.txt").unlink()
-    index[index["doc_id"].isin(keep)].to_csv(data_copy / "raw" / "articles.csv", index=False)
-    (data_copy / "labels" / "authored.csv").unlink(missing_ok=True)
-    return data_copy
+    return cut_to_smallest(data_copy)
 
 
 #: Real sentences from the seed articles (data/raw), one per typical label.
@@ -102,3 +107,37 @@ FURNITURE = "اضف تعليق"
 def arabic_sentences() -> dict[str, str]:
     return {"condemnation": CONDEMNATION, "solidarity": SOLIDARITY, "support": SUPPORT,
             "tatweel": TATWEEL, "furniture": FURNITURE}
+
+
+def write_eval_tsv(path: Path) -> Path:
+    """A tiny eval set in the dev set's layout (doc, idx, text, topic, stance): real sentences of the seed
+    articles with their labels in data/labels/sentences.csv, as two articles; the furniture line is
+    deliberately mislabelled so that both tasks have an error."""
+    rows = [("e1", 0, CONDEMNATION, "terror_attack", "condemnation"),
+            ("e1", 1, SOLIDARITY, "terror_attack", "solidarity"),
+            ("e1", 2, FURNITURE, "terror_financing", "support"),  # wrong on purpose: page furniture
+            ("e2", 0, SUPPORT, "ct_cooperation", "support"),
+            ("e2", 1, TATWEEL, "ct_cooperation", "support")]
+    pd.DataFrame(rows, columns=["doc", "idx", "text", "topic", "stance"]).to_csv(path, sep="\t", index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def eval_run(tmp_path_factory) -> dict:
+    """One fast training run with a report and an eval set (shared by the report and browser tests):
+    paths of its run folder, model folder and eval TSV."""
+    from kwct_ml.cli import train
+    from kwct_ml.config import TrainConfig
+
+    root = tmp_path_factory.mktemp("eval_run")
+    data = cut_to_smallest(Path(shutil.copytree(REPO / "data", root / "data")))
+    eval_tsv = write_eval_tsv(root / "eval.tsv")
+    config = root / "fast.toml"
+    config.write_text(TrainConfig(ngram_max=3, classifier="complement_nb", calibration="none",
+                                  learning_curve=False, provenance="Fast settings for tests.").to_toml(),
+                      encoding="utf-8")
+    assert train.main(["--config", str(config), "--data-dir", str(data), "--eval-set", str(eval_tsv),
+                       "--models-dir", str(root / "models"), "--runs-dir", str(root / "runs"),
+                       "--jobs", "1"]) == 0
+    (run_dir,) = (root / "runs").iterdir()
+    return {"run": run_dir, "model": root / "models" / run_dir.name, "eval_tsv": eval_tsv}

@@ -28,19 +28,22 @@ def fired(sentence: str) -> set[str]:
 
 
 # Wrong senses seen in issue 17 (confident condemnation/solidarity tags on 300 ANT articles).
-@pytest.mark.parametrize(("text", "column"), [
+WRONG_SENSES = [
     ("وفي حال رفض أحد المجلسين مشروع أي قانون يعاد إلى المجلس الآخر", COND),   # a vote on a bill
     ("وبحث الجانبان التعاون في مكافحة الجريمة المنظمة وتهريب المخدرات", COND),  # a policy field
     ("وتسعى الدول إلى تعزيز التعاون ضد الجرائم الإلكترونية", COND),
     ("قالت الوزير المعني بشؤون التضامن الاجتماعي إن الحكومة ستصرف المعونات", SOL),  # a ministry
     ("وتعرضت مناطق في حي التضامن جنوب دمشق لقصف مدفعي", SOL),             # a Damascus district
     ("وأكد المتحدث وقوف سلاح الجو الإسرائيلي خلف تلك الغارة", SOL),        # who was behind a strike
-])
+]
+
+
+@pytest.mark.parametrize(("text", "column"), WRONG_SENSES)
 def test_wrong_senses_fire_no_stance_cue(text, column):
     assert column not in fired(text)
 
 
-@pytest.mark.parametrize(("text", "column", "words"), [
+TRUE_SENSES = [
     ("تدين الكويت بشدة الهجوم الإرهابي الذي استهدف مسجدا", COND, ["تدين"]),
     ("وجددت الكويت رفض الكويت القاطع للإرهاب بكافة أشكاله", COND, ["رفض الكويت"]),
     ("وأكدت رفضها لهذه الأعمال الإجرامية", COND, ["رفضها", "الاجراميه"]),
@@ -48,7 +51,10 @@ def test_wrong_senses_fire_no_stance_cue(text, column):
     ("وتعرب دولة الكويت عن تضامنها مع جمهورية مصر العربية الشقيقة", SOL, ["تضامنها مع"]),
     ("وأكد التضامن الكامل مع الشعب الفرنسي", SOL, ["التضامن الكامل"]),
     ("مؤكدا وقوف الكويت إلى جانب الأشقاء في هذا المصاب", SOL, ["وقوف الكويت"]),
-])
+]
+
+
+@pytest.mark.parametrize(("text", "column", "words"), TRUE_SENSES)
 def test_true_senses_fire_and_name_their_words(text, column, words):
     cf = CueFeatures().fit()
     assert column in fired(text)

@@ -154,6 +154,20 @@ def test_predict_without_scheduler_does_not_import_dask():
     assert out.stdout.strip() == "[]"
 
 
+def test_a_file_name_that_is_not_utf8_and_a_decoding_warning_reach_the_errors_file(model_dir, raw, tmp_path,
+                                                                                     cluster):
+    """Issue 19: a worker wrote its records as UTF-8 text, which a cp1256 file name cannot be."""
+    (raw / os.fsdecode("خطأ".encode("cp1256") + b".txt")).write_bytes(b"")
+    (raw / "zz_cp.txt").write_bytes((raw / "000_0ab1c133074eaba5.txt").read_text("utf-8").encode("cp1256"))
+    out = tmp_path / "dist"
+    code = run(model_dir, raw, "--output", out, "--scheduler", cluster.scheduler_address,
+               "--partition-size", "2")
+    assert code == 2  # the empty file; the warning does not count
+    records = [json.loads(line) for line in Path(f"{out}.errors.jsonl").read_bytes().decode().splitlines()]
+    assert sorted(Path(r["input"]).name for r in records) == ["\\xce\\xd8\\xc3.txt", "zz_cp.txt"]
+    assert [r.get("level") for r in records if r["input"].endswith("zz_cp.txt")] == ["warning"]
+
+
 # --------------------------------------------------------------------------- tables and Parquet inputs
 
 @pytest.fixture(scope="module")

@@ -84,4 +84,7 @@ def test_majority_comes_from_the_training_labels_when_recorded():
     manifest = {"data": {"label_counts": {"stance": {"condemnation": 3, "support": 7}}}}
     assert training_majority(manifest, "stance") == "support"
     assert training_majority({}, "stance") is None
+    # all training sentences (authored ones too) when recorded, as the training run's baseline counts
+    manifest["data"]["training_label_counts"] = {"stance": {"condemnation": 30, "support": 7}}
+    assert training_majority(manifest, "stance") == "condemnation"
     assert MAJORITY_FROM_TRAINING != MAJORITY_FROM_FILE

@@ -108,6 +108,28 @@ def test_pickle_round_trip(texts):
     assert list(loaded.get_feature_names_out()) == list(fast.get_feature_names_out())
 
 
+def test_vocabulary_is_pickled_packed_and_old_pickles_still_load(texts):
+    """The vocabulary is saved as one joined string (fast to unpickle, issue 20); a pickle from
+    before, holding the dict itself, loads to the same vectoriser."""
+    import io
+
+    fast = FastCharTfidf(ngram_range=(2, 5), preprocessor=normalize).fit(texts)
+    expected = fast.transform(UNSEEN + texts)
+    state = fast.__getstate__()
+    assert isinstance(state["vocabulary_"], features._PackedVocabulary)
+    assert isinstance(fast.vocabulary_, dict)  # pickling does not touch the estimator
+    blob = pickle.dumps(fast)
+    for loaded in (pickle.loads(blob), pickle._Unpickler(io.BytesIO(blob)).load()):  # C and pure Python
+        assert loaded.vocabulary_ == fast.vocabulary_
+        assert_same(expected, loaded.transform(UNSEEN + texts))
+    old = FastCharTfidf.__new__(FastCharTfidf)
+    old.__setstate__({**state, "vocabulary_": dict(fast.vocabulary_)})
+    assert old.vocabulary_ == fast.vocabulary_
+    assert_same(expected, old.transform(UNSEEN + texts))
+    for odd in ({"ab": 0, "bc": 2}, {"ab": 0, ("b",): 1}, {"ab": "0"}):  # kept as it is
+        assert features._pack_vocabulary(odd) is None
+
+
 def test_cache_limit_keeps_results(texts):
     fast = FastCharTfidf(ngram_range=(2, 4), cache_size=5).fit(texts)
     reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(texts)

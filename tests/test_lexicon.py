@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 
 import numpy as np
@@ -11,15 +12,15 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 
 from kwct_ml.errors import ConfigError
+from kwct_ml.pipeline import cue_scan
+from kwct_ml.pipeline.cue_scan import CueScanner
 from kwct_ml.pipeline.cues import (
     CueFeatures,
     compile_cues,
     core_starts,
-    count_at_word_starts,
     count_matches,
     default_path,
     load_cues,
-    word_windows,
 )
 from kwct_ml.schema import TASKS
 from kwct_ml.text.normalize import normalize
@@ -158,27 +159,68 @@ def _texts_for_equivalence() -> list[str]:
     return texts
 
 
-def test_fast_count_equals_regex_scan_on_real_articles():
-    """The word-start scan with its letter prefilter counts exactly what ``finditer`` counts."""
+def _regex_scan(cf: CueFeatures, texts: list[str]) -> np.ndarray:
+    """The cue block by its definition: ``finditer`` per column over the normalised text."""
+    return np.array([[math.log1p(count_matches(p, normalize(t))) for p in cf.patterns_] for t in texts])
+
+
+def _scanned(patterns, starts, text: str) -> list[int]:
+    counts = CueScanner(patterns, starts).counts(text)
+    return [counts.get(j, 0) for j in range(len(patterns))]
+
+
+def test_scanner_counts_what_finditer_counts_on_real_articles():
+    """One pass over word starts (head prefilter, per-column skip) counts exactly what ``finditer``
+    counts, for every column, with and without the prefilter (models pickled before ``starts_``)."""
     cues = load_cues()
-    texts = [normalize(t) for t in _texts_for_equivalence()]
-    for task, labels in TASKS.items():
-        for label in labels:
-            pattern, starts = compile_cues(cues[task][label]), core_starts(cues[task][label])
-            for text in texts:
-                windows = word_windows(text)
-                assert count_at_word_starts(pattern, starts, text, windows) == count_matches(pattern, text)
+    columns = [cues[task][label] for task, labels in TASKS.items() for label in labels]
+    patterns = [compile_cues(c) for c in columns]
+    starts = [core_starts(c) for c in columns]
+    assert any(s is not None for s in starts)
+    for text in (normalize(t) for t in _texts_for_equivalence()):
+        expected = [count_matches(p, text) for p in patterns]
+        assert _scanned(patterns, starts, text) == expected
+        assert _scanned(patterns, [None] * len(patterns), text) == expected
+
+
+def test_cue_block_equals_the_regex_scan_on_seed_corpus_and_cue_regressions(monkeypatch):
+    """The whole sparse matrix, on every seed sentence and the cue regression sentences of
+    tests/test_cue_rules.py; a memo that fills up and restarts gives the same matrix."""
+    import pandas as pd
+
+    from . import test_cue_rules
+
+    seed = pd.read_csv(REPO / "data" / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
+    texts = seed["text"].tolist() + [t for t, *_ in test_cue_rules.WRONG_SENSES + test_cue_rules.TRUE_SENSES]
+    cf = CueFeatures().fit()
+    expected = _regex_scan(cf, texts)
+    assert np.count_nonzero(expected) > 100
+    got = cf.transform(texts)
+    assert got.dtype == np.float64 and got.shape == expected.shape
+    np.testing.assert_array_equal(got.toarray(), expected)
+    monkeypatch.setattr(cue_scan, "MEMO_LIMIT", 7)
+    np.testing.assert_array_equal(CueFeatures().fit().transform(texts).toarray(), expected)
 
 
 @settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.sampled_from(["ال", "و", "ب", "لل", "هجوم", "تدين", "تمويل", "الارهاب", "قلق", " ", "،",
                                  ".", "x", "ين", "ات", "\n", "تضامن", "مع", "حي ", "الاجتماعي", "رفض",
                                  "القاطع", "جريمه", "المنظمه", "مكافحه "]), max_size=30))
-def test_fast_count_equals_regex_scan_on_generated_text(pieces):
+def test_scanner_counts_what_finditer_counts_on_generated_text(pieces):
     cues = load_cues()
+    columns = [cues[task][label] for task, labels in TASKS.items() for label in labels]
+    patterns = [compile_cues(c) for c in columns]
     text = normalize("".join(pieces))
-    for task, labels in TASKS.items():
-        for label in labels:
-            pattern, starts = compile_cues(cues[task][label]), core_starts(cues[task][label])
-            fast = count_at_word_starts(pattern, starts, text, word_windows(text))
-            assert fast == count_matches(pattern, text)
+    expected = [count_matches(p, text) for p in patterns]
+    assert _scanned(patterns, [core_starts(c) for c in columns], text) == expected
+
+
+def test_scanner_is_not_pickled_and_is_rebuilt(arabic_sentences):
+    cf = CueFeatures().fit()
+    cf.transform([arabic_sentences["condemnation"]])
+    state = cf.__getstate__()
+    assert "_scanner" not in state
+    back = pickle.loads(pickle.dumps(cf))
+    assert "_scanner" not in back.__dict__
+    text = [arabic_sentences["condemnation"]]
+    np.testing.assert_array_equal(back.transform(text).toarray(), _regex_scan(cf, text))

@@ -10,7 +10,8 @@ import joblib
 import numpy as np
 import pytest
 
-from kwct_ml.bundle.store import ModelVersionWarning, load_model, save_model
+from kwct_ml.bundle.manifest import eval_set_entry
+from kwct_ml.bundle.store import ModelVersionWarning, load_model, save_model, sha256_file
 from kwct_ml.config import TrainConfig
 from kwct_ml.errors import ModelError
 from kwct_ml.pipeline.model import KwctModel, build_pipeline
@@ -244,3 +245,26 @@ def test_concurrent_saves_of_one_name_give_one_complete_folder(tmp_path, model):
     assert all(isinstance(r, os.PathLike) or "same" in str(r) for r in results)
     assert load_model(tmp_path / "latest")[1]["run"] == "same"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "same"]
+
+
+def test_eval_set_records_round_trip_and_older_manifests_without_them_load(tmp_path, model, texts):
+    tsv = tmp_path / "dev.tsv"
+    tsv.write_text(f"doc\tidx\ttext\ttopic\tstance\nd1\t0\t{texts[0]}\tother\tneutral\n", encoding="utf-8")
+    identity = {"path": str(tsv), "sha256": sha256_file(tsv), "size": tsv.stat().st_size}
+    entry = eval_set_entry(identity, 1, 1)
+    folder = save_model(model, "run", tmp_path / "models", manifest={"eval_sets": [entry]})
+    assert load_model(folder)[1]["eval_sets"] == [{**identity, "n": 1, "n_docs": 1}]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["eval_sets"]  # a model saved before eval sets were recorded
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    loaded, manifest = load_model(folder)
+    assert "eval_sets" not in manifest and loaded.classes("topic") == model.classes("topic")
+
+
+@pytest.mark.parametrize("entries", [{"path": "x"}, [{"path": "dev.tsv", "sha256": "abc", "size": 3}],
+                                     [{"path": "dev.tsv", "sha256": "ab" * 32, "size": "3"}],
+                                     [{"sha256": "ab" * 32, "size": 3}]])
+def test_a_malformed_eval_set_record_is_refused_before_unpickling(tmp_path, model, never_unpickle, entries):
+    folder = save_model(model, "run", tmp_path)
+    _edit_manifest(folder, eval_sets=entries)
+    _refused(folder, r"eval_sets(\[0\])? is not")

@@ -442,16 +442,18 @@ def test_summary_title_falls_back_to_first_sentence_and_table_title(run, raw, tm
 # --------------------------------------------------------------------------- interruption and resume
 
 def _interrupt_after(monkeypatch, n_items: int) -> None:
-    real = batch.process
+    """Ctrl-C when the model call after the first ``n_items`` work items starts (one item per call)."""
+    real = batch.process_many
     calls = {"n": 0}
 
-    def flaky(item):
-        calls["n"] += 1
+    def flaky(items):
+        calls["n"] += len(items)
         if calls["n"] > n_items:
             raise KeyboardInterrupt
-        return real(item)
+        return real(items)
 
-    monkeypatch.setattr(batch, "process", flaky)
+    monkeypatch.setattr(batch, "ITEMS_PER_CALL", 1)
+    monkeypatch.setattr(batch, "process_many", flaky)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])

@@ -272,9 +272,10 @@ def test_property_any_input_file_ends_in_rows_or_one_line_per_problem(model_dir,
         rows = [json.loads(x) for x in out.read_text(encoding="utf-8").split("\n") if x] \
             if out.exists() else []  # not splitlines:
         records = error_records(out)  # U+2028 and friends are valid unescaped inside JSON strings
-        assert (code != 0) == bool(records)
+        skips = [r for r in records if r.get("level") != "warning"]  # warnings: how a file was decoded
+        assert (code != 0) == bool(skips)
         assert len([x for x in err.splitlines() if x.startswith("kwct_ml.predict: skipped ")]) == min(
-            len(records), 50)
+            len(skips), 50)
         for record in records:
             assert record["error"] and "\n" not in record["error"]
         if kind == "txt" and code == 0:
@@ -304,7 +305,9 @@ def test_property_stdin_text_ends_in_rows_or_one_error(model_dir, text):
 
 
 def read_text_like_stdin(text: str) -> str:
-    return text.removeprefix("\ufeff")
+    """A lone surrogate was written as invalid UTF-8 bytes: each reads back as U+FFFD (issue 19)."""
+    data = text.encode("utf-8", errors="surrogatepass")
+    return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
 # --------------------------------------------------------------------------- dataset loading

@@ -39,11 +39,15 @@ class ModelError(KwctError):
 # Line breaks and control characters (ANSI escapes start with ESC) from untrusted input: shown escaped.
 _BREAKS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7f, *range(0x80, 0xa0)) if c != 0x09}
 _BREAKS.update({ord(c): repr(c)[1:-1] for c in "\n\r\u2028\u2029"})
+# Undecodable bytes of file names (kept by Python as U+DC80-U+DCFF) as \xNN; other lone surrogates escaped.
+_BREAKS.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)})
+_BREAKS.update({0xDC00 + b: f"\\x{b:02x}" for b in range(0x80, 0x100)})
 
 
 def one_line(message: str) -> str:
     """``message`` with line breaks and control characters from the input (file names, column names,
-    manifest fields) shown escaped, so it stays one line and cannot drive the terminal."""
+    manifest fields) shown escaped, so it stays one line and cannot drive the terminal; undecodable
+    bytes of file names are shown as ``\\xNN``."""
     return message.translate(_BREAKS)
 
 

@@ -1,7 +1,8 @@
 """The model bundle's manifest.json: the one check of its entries, before any pickle is opened.
 
-A manifest names the model file and its sha256, the bundle format, the labels per task, and the
-article-context settings (weights and sharpening temperatures, settings rather than pickled code).
+A manifest names the model file and its sha256, the bundle format, the labels per task, the
+article-context settings (weights and sharpening temperatures, settings rather than pickled code),
+and each evaluation set the model was scored on (path, sha256, size: two versions of a set differ).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def validate(manifest, path: str | Path) -> int:
     """The bundle format version of ``manifest`` (read from ``path``); ``ModelError`` if an entry is bad.
 
     Checked: it is a mapping with a sha256, names ``model.joblib`` in its own folder, has a format this
-    kwct_ml reads, and its article-context settings name tasks of the model (its ``labels``) with
-    weights and temperatures in range. Manifests saved before an entry existed lack it: that is fine.
+    kwct_ml reads, its article-context settings name tasks of the model (its ``labels``) with
+    weights and temperatures in range, and its ``eval_sets`` are identified by path, sha256 and size.
+    Manifests saved before an entry existed lack it: that is fine.
     """
     if not isinstance(manifest, dict) or not _SHA256.fullmatch(str(manifest.get("sha256", ""))):
         raise ModelError(f"{path}: no valid sha256 entry (not a kwct_ml manifest); {TAMPER_HINT}")
@@ -44,6 +46,26 @@ def validate(manifest, path: str | Path) -> int:
     labels = manifest.get("labels")
     tasks = [t for t in labels if t in TASKS] if isinstance(labels, dict) else list(TASKS)
     problem = context_problem(manifest.get("context", {}), manifest.get("context_temperature", {}), tasks)
+    problem = problem or eval_sets_problem(manifest.get("eval_sets", []))
     if problem:
         raise ModelError(f"{path}: {problem}; {TRAIN_HINT}")
     return version
+
+
+def eval_set_entry(identity: dict, n: int, n_docs: int) -> dict:
+    """The manifest's record of one evaluation set: its identity (path, sha256, size) and its size in
+    sentences and articles."""
+    return {"path": str(identity["path"]), "sha256": identity["sha256"], "size": int(identity["size"]),
+            "n": int(n), "n_docs": int(n_docs)}
+
+
+def eval_sets_problem(entries) -> str | None:
+    """What is wrong with a manifest's ``eval_sets`` (a list of ``eval_set_entry`` records), or None."""
+    if not isinstance(entries, list):
+        return "eval_sets is not a list"
+    for i, entry in enumerate(entries):
+        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str)
+                and _SHA256.fullmatch(str(entry.get("sha256", "")))
+                and type(entry.get("size")) is int and entry["size"] >= 0):
+            return f"eval_sets[{i}] is not a record of path, sha256 (64 hex) and size (bytes)"
+    return None

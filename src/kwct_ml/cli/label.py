@@ -19,6 +19,7 @@ from kwct_ml.corpus import dataset
 from kwct_ml.corpus.dataset import AUTHORED, DEFAULT_DATA_DIR
 from kwct_ml.corpus.summary import corpus_counts
 from kwct_ml.errors import ConfigError, KwctError
+from kwct_ml.io.discover import display_name
 from kwct_ml.io.transaction import folder_lock
 from kwct_ml.labelling import status as label_status
 from kwct_ml.labelling.agreement import agreement, format_agreement
@@ -97,10 +98,11 @@ def _prepare(args) -> int:
     write_sheet(rows, args.out)
     if args.out != "-":
         docs = len({r["doc_id"] for r in rows})
-        print(f"wrote {args.out}: {len(rows)} sentences from {docs} article(s)"
+        out = errors.one_line(display_name(args.out))  # a name in another encoding is shown as \xNN
+        print(f"wrote {out}: {len(rows)} sentences from {docs} article(s)"
               + (f", suggestions from {about}" if model is not None else ""))
         print("fill the topic and stance columns (labels: docs/annotation.md), then: "
-              f"python -m kwct_ml.label merge {args.out} --annotator NAME")
+              f"python -m kwct_ml.label merge {out} --annotator NAME")
     return 0
 
 

@@ -33,6 +33,7 @@ from kwct_ml.inference.tagger import (
 )
 from kwct_ml.io import parquet
 from kwct_ml.io.atomic import atomic_open, lock_output
+from kwct_ml.io.discover import display_name
 from kwct_ml.io.sources import ID_COLUMNS, ReadOptions, Source, discover, id_column_of
 from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows
 
@@ -107,19 +108,29 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- output
 
 class ErrorLog:
-    """Reports skipped inputs: one line on stderr (first MAX_STDERR_ERRORS) and a JSON line."""
+    """Reports skipped inputs (``count``) and warnings about read ones (``level: warning``, e.g. how
+    a file was decoded): one line on stderr (the first MAX_STDERR_ERRORS of each) and a JSON line.
+    Undecodable bytes of file names are shown as ``\\xNN``."""
 
     def __init__(self, handle=None, count: int = 0):
-        self.handle, self.count = handle, count
+        self.handle, self.count, self.warnings = handle, count, 0
 
     def add(self, record: dict) -> None:
-        self.count += 1
-        if self.count <= MAX_STDERR_ERRORS:
+        record = {**record, "input": display_name(record["input"])}
+        warning = record.get("level") == "warning"
+        if warning:
+            self.warnings += 1
+        else:
+            self.count += 1
+        shown = self.warnings if warning else self.count
+        if shown <= MAX_STDERR_ERRORS:
             where = record["input"] + (f":{record['line']}" if record.get("line") else "")
             fix = f" ({record['fix']})" if record.get("fix") else ""
-            print(errors.one_line(f"{PROG}: skipped {where}: {record['error']}{fix}"), file=sys.stderr)
-        elif self.count == MAX_STDERR_ERRORS + 1:
-            print(f"{PROG}: more inputs skipped; see the errors file", file=sys.stderr)
+            what = "warning:" if warning else "skipped"
+            print(errors.one_line(f"{PROG}: {what} {where}: {record['error']}{fix}"), file=sys.stderr)
+        elif shown == MAX_STDERR_ERRORS + 1:
+            print(f"{PROG}: more {'warnings' if warning else 'inputs skipped'}; see the errors file",
+                  file=sys.stderr)
         if self.handle is not None:
             self.handle.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
@@ -150,7 +161,7 @@ def _decide_units(sources: list[Source], opts: ReadOptions) -> list[Source]:
     for (unit, why), n in plain.items():
         parts.insert(0, f"{n} text input{'s' if n > 1 else ''}: {unit} ({why})")
     if parts:
-        print(f"{PROG}: unit: " + "; ".join(parts), file=sys.stderr)
+        print(errors.one_line(f"{PROG}: unit: " + "; ".join(parts)), file=sys.stderr)
     return decided
 
 
@@ -406,15 +417,16 @@ def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, bu
         checkpoint.finish(partial, out_path)
         ckpt.unlink(missing_ok=True)
     if errors_path:
-        if log.count:
+        if log.count or log.warnings or errors_partial.stat().st_size:  # (warnings before a resume)
             checkpoint.finish(errors_partial, errors_path)
         else:
             errors_partial.unlink(missing_ok=True)
             errors_path.unlink(missing_ok=True)  # a stale log of an earlier run would mislead
     where = "standard output" if to_stdout else getattr(args, "shown_output", str(out_path))
-    skipped = f"; {log.count} inputs skipped" + (f" (see {errors_path})" if errors_path else "") \
-        if log.count else ""
-    print(f"{PROG}: {n_rows} sentences tagged -> {where}{skipped}", file=sys.stderr)
+    skipped = f"; {log.count} inputs skipped" if log.count else ""
+    skipped += f"; {log.warnings} warnings" if log.warnings else ""
+    skipped += f" (see {errors_path})" if skipped and errors_path else ""
+    print(errors.one_line(f"{PROG}: {n_rows} sentences tagged -> {where}{skipped}"), file=sys.stderr)
     return 2 if log.count else 0
 
 

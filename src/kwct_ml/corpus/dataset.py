@@ -51,22 +51,48 @@ class Problem:
 
 
 def _read_utf8(path: Path) -> str:
-    return decode_bytes(path.read_bytes(), path, encoding="utf-8-sig")
+    """A corpus file's text (UTF-8); ``DataError`` when it is not UTF-8 or cannot be read at all
+    (no permission, a symbolic link that loops or is broken)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror}", path,
+                        fix="check its permissions, or replace the link by the file") from None
+    try:
+        return decode_bytes(data, path, encoding="utf-8-sig")
+    except DataError as exc:
+        raise DataError(exc.message, path, exc.line, fix="re-save the file as UTF-8") from None
+
+
+def _broken_link(path: Path, problems: list[Problem]) -> bool:
+    """Record (and say) whether ``path`` is a symbolic link that leads to no file (loop, broken)."""
+    if path.is_symlink() and not path.is_file():
+        problems.append(Problem(path, None, f"cannot read: {discover.link_problem(path)}",
+                                "replace the link by the file, or remove it"))
+        return True
+    return False
 
 
 def _read_csv_rows(path: Path, problems: list[Problem], required: tuple[str, ...]):
-    """Yield (line, row) of a UTF-8 CSV; header problems are recorded, not raised."""
+    """Yield (line, row) of a UTF-8 CSV; header problems and rows with more fields than the header
+    (a field would be dropped) are recorded, not raised."""
     try:
         text = _read_utf8(path)
     except DataError as exc:
-        problems.append(Problem(path, exc.line, exc.message, "re-save the file as UTF-8"))
+        problems.append(Problem(path, exc.line, exc.message, exc.fix))
         return
     try:
-        _, rows = csv_rows(text, path, required)
+        header, rows = csv_rows(text, path, required)
     except DataError as exc:
         problems.append(Problem(path, exc.line, exc.message, exc.fix))
         return
-    yield from rows
+    for line, row in rows:
+        if None in row:  # csv.DictReader's key for fields beyond the header
+            problems.append(Problem(path, line, f"{len(row[None])} more field(s) than the "
+                                    f"{len(header)} columns of the header",
+                                    "quote a cell holding a comma, or remove the extra field"))
+            continue
+        yield line, row
 
 
 def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article]:
@@ -76,6 +102,7 @@ def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article
         problems.append(Problem(raw_dir, None, "no raw article folder", "pass --data-dir DIR"))
         return {}
     meta: dict[str, dict] = {}
+    _broken_link(index, problems)  # then read as if there were no index: one problem, not one per article
     if index.is_file():
         for line, row in _read_csv_rows(index, problems, ARTICLE_COLUMNS):
             doc_id = row["doc_id"].strip()
@@ -89,6 +116,8 @@ def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article
     articles: dict[str, Article] = {}
     listed = {row["file"] for row in meta.values()}
     for path in discover.txt_files(raw_dir):
+        if _broken_link(path, problems):
+            continue
         if index.is_file() and path.name not in listed:
             problems.append(Problem(path, None, "article not listed in articles.csv",
                                     "add a row for it to data/raw/articles.csv"))
@@ -96,7 +125,7 @@ def _scan_articles(data_dir: Path, problems: list[Problem]) -> dict[str, Article
         try:
             text = _read_utf8(path)
         except DataError as exc:
-            problems.append(Problem(path, exc.line, exc.message, "re-save the file as UTF-8"))
+            problems.append(Problem(path, exc.line, exc.message, exc.fix))
             continue
         name = discover.doc_id(path)
         row = meta.get(name, {})
@@ -124,6 +153,8 @@ def _scan_labels(data_dir: Path, articles: dict[str, Article], problems: list[Pr
     seen: dict[tuple[str, str], tuple[Path, int]] = {}
     for name in LABEL_FILES:
         path = data_dir / "labels" / name
+        if _broken_link(path, problems):
+            continue
         if not path.is_file():
             if name == "sentences.csv":
                 problems.append(Problem(path, None, "labels file is missing", "create it (see README)"))

@@ -27,6 +27,9 @@ from kwct_ml.text.segment import segment
 FILES_PER_ITEM = 8
 ARTICLE_ROWS_PER_ITEM = 8
 SENTENCE_ROWS_PER_ITEM = 256
+#: Work items tagged in one model call (issue 20: 8-article items paid the per-call cost per item).
+#: Fixed, not derived from ``--jobs``, so every ``--jobs`` value makes the same calls.
+ITEMS_PER_CALL = 8
 #: Longer "sentences" are not prose (a file without line breaks or stops); they are logged, not
 #: tagged, since character n-grams of megabytes of text take gigabytes of memory.
 MAX_SENTENCE_CHARS = 20_000
@@ -114,16 +117,29 @@ def process(item: WorkItem, tagger: Tagger | None = None,
             opts: Options | None = None) -> tuple[list[dict], list[dict]]:
     """Turn one work item into (output rows, error records); the worker's tagger and options
     unless given."""
-    tagger = tagger or _WORKER["tagger"]
-    opts = opts or _WORKER["opts"]
+    return process_many([item], tagger, opts)[0]
+
+
+@dataclass
+class _Prepared:
+    """An item's spans, ready to tag: with their table columns, article keys and read errors."""
+
+    spans: list[Span]
+    owners: list[dict]  # own table columns of each span
+    groups: list  # the article (file, table row, or --article-column value) of each span
+    grouped: bool  # whole articles: the model's article context applies
+    errs: list[dict]
+
+
+def _prepare(item: WorkItem, opts: Options) -> _Prepared:
     spans: list[Span] = []
-    owners: list[dict] = []  # own table columns of each span
-    groups: list = []  # the article (file, table row, or --article-column value) of each span
+    owners: list[dict] = []
+    groups: list = []
     errs = list(item.errors)
     for k, entry in enumerate(item.entries):
         if isinstance(entry, TextFile):
             try:
-                docs = entry.documents(item.unit, opts.encoding)
+                docs = entry.documents(item.unit, opts.encoding, notes=errs)
             except DataError as exc:
                 errs.append(error_record(exc, entry.path))
                 continue
@@ -141,11 +157,37 @@ def process(item: WorkItem, tagger: Tagger | None = None,
     # context; other sentence rows stand alone
     grouped = item.unit == "article" or any(isinstance(entry, Document) and entry.article is not None
                                             for entry in item.entries)
-    tags = tagger.tag_spans(spans, opts.explain, opts.min_confidence, groups=groups if grouped else None,
-                            top_k=opts.top_k)
-    rows = [{**own, **tag.as_row()} if own else tag.as_row() for own, tag in zip(owners, tags,
-                                                                               strict=True)]
-    return rows, errs
+    return _Prepared(spans, owners, groups, grouped, errs)
+
+
+def process_many(items: list[WorkItem], tagger: Tagger | None = None,
+                 opts: Options | None = None) -> list[tuple[list[dict], list[dict]]]:
+    """``process`` of each item, with one model call for all of them (per-call overhead is paid
+    once per batch, repeated sentences are scored once). Article keys are kept apart per item, and
+    items with and without article context are tagged in separate calls, so every row is what
+    ``process`` of its own item gives (tests/test_predict_batching.py)."""
+    tagger = tagger or _WORKER["tagger"]
+    opts = opts or _WORKER["opts"]
+    prepared = [_prepare(item, opts) for item in items]
+    tags: list[list] = [[] for _ in items]
+    for grouped in (True, False):
+        members = [i for i, part in enumerate(prepared) if part.grouped == grouped and part.spans]
+        if not members:
+            continue
+        spans = [span for i in members for span in prepared[i].spans]
+        groups = [(i, key) for i in members for key in prepared[i].groups] if grouped else None
+        tagged = tagger.tag_spans(spans, opts.explain, opts.min_confidence, groups=groups, top_k=opts.top_k)
+        start = 0
+        for i in members:
+            end = start + len(prepared[i].spans)
+            tags[i] = tagged[start:end]
+            start = end
+    out = []
+    for part, item_tags in zip(prepared, tags, strict=True):
+        rows = [{**own, **tag.as_row()} if own else tag.as_row()
+                for own, tag in zip(part.owners, item_tags, strict=True)]
+        out.append((rows, part.errs))
+    return out
 
 
 def _drop_long(spans: list[Span], doc: Document, errs: list[dict]) -> list[Span]:
@@ -164,23 +206,36 @@ def _drop_long(spans: list[Span], doc: Document, errs: list[dict]) -> list[Span]
     return kept
 
 
+def _batches(items: Iterator[WorkItem], size: int) -> Iterator[list[WorkItem]]:
+    batch: list[WorkItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def ordered_results(items: Iterator[WorkItem], jobs: int, tagger: Tagger, opts: Options) -> Iterator:
-    """Results of ``process`` in item order; with jobs > 1 at most 2*jobs items in flight."""
+    """Results of ``process`` for each item, in item order. Items are tagged ``ITEMS_PER_CALL`` at
+    a time (a fixed count, so every ``--jobs`` value makes the same model calls); with jobs > 1 at
+    most 2*jobs batches are in flight."""
     if jobs == 1:
         init_worker(tagger, opts, in_child=False)
-        for item in items:
-            yield process(item)
+        for group in _batches(items, ITEMS_PER_CALL):
+            yield from process_many(group)
         return
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(jobs, initializer=init_worker, initargs=(tagger, opts))
     window: deque = deque()
     try:
-        for item in items:
-            window.append(pool.submit(process, item))
+        for group in _batches(items, ITEMS_PER_CALL):
+            window.append(pool.submit(process_many, group))
             if len(window) >= 2 * jobs:
-                yield window.popleft().result()
+                yield from window.popleft().result()
         while window:
-            yield window.popleft().result()
+            yield from window.popleft().result()
     finally:
         pool.shutdown(wait=not window, cancel_futures=True)

@@ -117,7 +117,7 @@ def tag_partition(part: Partition, job: Job) -> dict:
     err_file = out / ERRORS_DIR / f"{part.name}.jsonl"
     with atomic_open(err_file, "w") as handle:
         for record in errs:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.write(json.dumps(record) + "\n")  # escaped: a file name may hold undecodable bytes
     parquet.write_rows(out / f"{part.name}{parquet.SUFFIX}", rows, list(job.columns))
     return {"index": part.index, "rows": len(rows), "errors": len(errs)}
 

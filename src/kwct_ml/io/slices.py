@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from kwct_ml.errors import DataError
 from kwct_ml.io import tables
-from kwct_ml.io.encoding import SNIFF_BYTES, sniff_encoding
+from kwct_ml.io.encoding import judge_file
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,15 @@ class Slice:
     index: int  # records before it (the table reader numbers rows from 0)
     header_end: int  # bytes of the header record (0 for JSON lines)
     codec: str
+    errors: str = "strict"  # as decided for the whole file (``encoding.judge_file``)
 
 
 class _Lines:
     """Decoded lines of a binary file from its current position (split as ``newline=''`` text mode
     splits them), with ``pos``, the byte offset after the last line handed out; stops at ``end``."""
 
-    def __init__(self, handle, codec: str, pos: int = 0, end: int | None = None):
-        self.handle, self.pos, self.end = handle, pos, end
+    def __init__(self, handle, codec: str, pos: int = 0, end: int | None = None, errors: str = "strict"):
+        self.handle, self.pos, self.end, self.errors = handle, pos, end, errors
         self.codec = "utf-8" if codec == "utf-8-sig" else codec
         self.bom = codec == "utf-8-sig" and pos == 0
         self.lines = 0
@@ -57,24 +58,24 @@ class _Lines:
         part = self._parts.popleft()
         self.pos += len(part)
         self.lines += 1
-        text = part.decode(self.codec)
+        text = part.decode(self.codec, self.errors)
         if self.bom:
             text, self.bom = text.removeprefix("\ufeff"), False
         return text
 
 
-def _codec(path: str, encoding: str | None) -> str | None:
-    """The file's codec, or None when it cannot be cut at line-break bytes (UTF-16/32)."""
-    with open(path, "rb") as handle:
-        codec = sniff_encoding(handle.read(SNIFF_BYTES), path, encoding)
-    return None if codecs.lookup(codec).name.startswith(("utf-16", "utf-32")) else codec
+def _decision(path: str, encoding: str | None):
+    """The file's decoding (as a whole-table read decides it), or None when it cannot be cut at
+    line-break bytes (UTF-16/32)."""
+    decision = judge_file(path, encoding)
+    return None if codecs.lookup(decision.codec).name.startswith(("utf-16", "utf-32")) else decision
 
 
-def _header_end(path: str, fmt: str, codec: str) -> int:
+def _header_end(path: str, fmt: str, codec: str, errors: str) -> int:
     if fmt == "jsonl":
         return 0
     with open(path, "rb") as handle:
-        lines = _Lines(handle, codec)
+        lines = _Lines(handle, codec, errors=errors)
         next(csv.reader(lines, delimiter="\t" if fmt == "tsv" else ","), None)
         return lines.pos
 
@@ -85,15 +86,16 @@ def plan(path: str, fmt: str, encoding: str | None, size: int,
     is better read whole: it fits in one slice, is UTF-16, or is unreadable (reading it whole
     reports why, once)."""
     try:
-        codec = _codec(path, encoding)
-        if codec is None:
+        decision = _decision(path, encoding)
+        if decision is None:
             return None
-        header_end = _header_end(path, fmt, codec)
+        codec, errors = decision.codec, decision.errors
+        header_end = _header_end(path, fmt, codec, errors)
         cuts: list[tuple[int, int, int]] = []  # (byte, line, index) where each slice starts
         with open(path, "rb") as handle:
             handle.seek(header_end)
-            body = _Lines(handle, codec, header_end)
-            stream = _HeaderFirst(path, fmt, codec, header_end, body)
+            body = _Lines(handle, codec, header_end, errors=errors)
+            stream = _HeaderFirst(path, codec, errors, header_end, body)
             head = len(stream.head)
             start, start_line = header_end, head + 1  # where the next record begins
             index = in_slice = 0
@@ -116,18 +118,18 @@ def plan(path: str, fmt: str, encoding: str | None, size: int,
     if len(cuts) < 2:
         return None
     bounds = [c[0] for c in cuts[1:]] + [end]
-    return [Slice(byte, bound, line, index, header_end, codec)
+    return [Slice(byte, bound, line, index, header_end, codec, errors)
             for (byte, line, index), bound in zip(cuts, bounds, strict=True)]
 
 
 class _HeaderFirst:
     """Lines of the header record, then those of ``body`` (a ``_Lines`` positioned after it)."""
 
-    def __init__(self, path: str, fmt: str, codec: str, header_end: int, body: _Lines):
+    def __init__(self, path: str, codec: str, errors: str, header_end: int, body: _Lines):
         self.head: list[str] = []
         if header_end:
             with open(path, "rb") as handle:
-                self.head = list(_Lines(handle, codec, 0, header_end))
+                self.head = list(_Lines(handle, codec, 0, header_end, errors))
         self.body = body
 
     def __iter__(self):
@@ -140,8 +142,8 @@ def records(path: str, fmt: str, piece: Slice) -> Iterator[tuple[int, dict | Dat
     file (lines are the file's)."""
     with open(path, "rb") as handle:
         handle.seek(piece.start)
-        body = _Lines(handle, piece.codec, piece.start, piece.end)
-        source = _HeaderFirst(path, fmt, piece.codec, piece.header_end, body)
+        body = _Lines(handle, piece.codec, piece.start, piece.end, piece.errors)
+        source = _HeaderFirst(path, piece.codec, piece.errors, piece.header_end, body)
         shift = piece.line - 1 - len(source.head)
         try:
             for line, record in tables.records(source, path, fmt):

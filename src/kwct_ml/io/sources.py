@@ -17,13 +17,15 @@ from pathlib import Path
 
 from kwct_ml.errors import DataError
 from kwct_ml.io import parquet, slices, tables
+from kwct_ml.io.discover import display_name, walk_files
 from kwct_ml.io.encoding import (
     ENCODING_HINT,
     HTML_HINT,
     check_not_html,
-    decode_bytes,
+    decode,
     html_evidence,
-    open_text,
+    judge_file,
+    open_decided,
     read_text,
 )
 from kwct_ml.text.segment import segment, segment_lines
@@ -94,9 +96,14 @@ class TextFile:
     path: str
     doc_id: str
 
-    def documents(self, unit: str, encoding: str | None = None) -> list[Document]:
-        """The article, or with unit ``sentence`` each non-blank line; ``DataError`` if unreadable."""
-        text = read_text(self.path, encoding)
+    def documents(self, unit: str, encoding: str | None = None,
+                  notes: list[dict] | None = None) -> list[Document]:
+        """The article, or with unit ``sentence`` each non-blank line; ``DataError`` if unreadable.
+        How it was decoded, when the user should know, is appended to ``notes`` (warning records)."""
+        found: list[str] = []
+        text = read_text(self.path, encoding, notes=found)
+        if notes is not None:
+            notes += [warning_record(self.path, note) for note in found]
         if unit == "sentence":
             return line_documents(text, self.doc_id, self.path, numbered=True)
         return [Document(self.doc_id, text, self.path)]
@@ -104,7 +111,7 @@ class TextFile:
 
 @dataclass(frozen=True)
 class Skipped:
-    """An input or table row that is not tagged: its record for the errors log."""
+    """An input or table row that is not tagged, or a warning about one: its record for the errors log."""
 
     record: dict
 
@@ -116,6 +123,11 @@ def error_record(exc: DataError, path: str | Path | None = None) -> dict:
     """The errors-log record of ``exc`` (``path`` when the error names none)."""
     return {"input": str(exc.path if exc.path is not None else path), "line": exc.line,
             "error": exc.message, "fix": exc.fix}
+
+
+def warning_record(path: str | Path, note: str, line: int | None = None) -> dict:
+    """The errors-log record of a warning: the input was read, but the user should know how."""
+    return {"input": str(path), "line": line, "error": note, "fix": None, "level": "warning"}
 
 
 def line_documents(text: str, doc_id: str, path: str, numbered: bool) -> list[Document]:
@@ -208,13 +220,15 @@ class StdinReader(Reader):
     def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
         data = source.stream.read()
         try:
-            text = decode_bytes(data, "<stdin>", opts.encoding)
+            text, decision = decode(data, "<stdin>", opts.encoding)
             if not text.strip():
                 raise DataError("is empty", "<stdin>", fix="pipe some text in")
             check_not_html(text, "<stdin>")
         except DataError as exc:
             yield Skipped(error_record(exc))
             return
+        if decision.note:
+            yield Skipped(warning_record("<stdin>", decision.note))
         if unit_of(source, opts) == "sentence":
             yield from line_documents(text, "stdin", "<stdin>", numbered=False)
         else:
@@ -256,7 +270,7 @@ class TableReader(Reader):
         texts: list[str] = []
         handle = None
         try:
-            handle, rows = self._records(source, opts)
+            handle, rows, _ = self._records(source, opts)
             for _, record in rows:
                 if isinstance(record, DataError):
                     continue
@@ -276,7 +290,7 @@ class TableReader(Reader):
         """Records of the table (for a progress bar); 1 when unreadable (reading it is one error)."""
         handle = None
         try:
-            handle, rows = self._records(source, opts)
+            handle, rows, _ = self._records(source, opts)
             return sum(1 for _ in rows)
         except (DataError, OSError, UnicodeDecodeError, csv.Error):
             return 1
@@ -285,11 +299,13 @@ class TableReader(Reader):
                 handle.close()
 
     def _records(self, source: Source, opts: ReadOptions):
-        """(handle to close or None, its (line, record) pairs): the table, or its piece."""
+        """(handle to close or None, its (line, record) pairs, the encoding note to log or None):
+        the table, or its piece (the first piece logs the note)."""
         if source.piece is not None:
-            return None, slices.records(source.path, self.fmt, source.piece)
-        handle = open_text(source.path, opts.encoding)
-        return handle, tables.records(handle, source.path, self.fmt)
+            note = judge_file(source.path, opts.encoding).note if source.piece.index == 0 else None
+            return None, slices.records(source.path, self.fmt, source.piece), note
+        handle, decision = open_decided(source.path, opts.encoding)
+        return handle, tables.records(handle, source.path, self.fmt), decision.note
 
     def _has_columns(self, source: Source, opts: ReadOptions) -> bool:
         names = tables.header(source.path, self.fmt, opts.encoding) or []
@@ -310,7 +326,9 @@ class TableReader(Reader):
         handle = None
         line = 0
         try:
-            handle, rows = self._records(source, opts)
+            handle, rows, note = self._records(source, opts)
+            if note:
+                yield Skipped(warning_record(path, note))
             mapping: dict[str, str] | None = None
             id_col = None
             index = source.piece.index if source.piece is not None else 0
@@ -338,7 +356,12 @@ class TableReader(Reader):
                                    "error": f"empty or missing {opts.text_column!r}; row skipped"})
                     index += 1
                     continue
-                text = text if isinstance(text, str) else str(text)
+                if not isinstance(text, str):  # a JSON list, number or boolean is not a text
+                    yield Skipped({"input": path, "line": line, "fix": "write the text as a JSON string",
+                                   "error": f"{opts.text_column!r} is a JSON {_json_type(text)}, not a "
+                                            "string; row skipped"})
+                    index += 1
+                    continue
                 if html_evidence(text):
                     yield Skipped({"input": path, "line": line, "fix": HTML_HINT,
                                    "error": f"{opts.text_column!r} looks like an HTML page, not plain "
@@ -372,6 +395,11 @@ class TableReader(Reader):
                 handle.close()
 
 
+def _json_type(value) -> str:
+    return {bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}.get(
+        type(value), type(value).__name__)
+
+
 class ParquetReader(TableReader):
     """``.parquet`` (a file, or each file of a dataset directory): rows as in a CSV/TSV/JSONL table,
     ``line`` being the row number; big files are cut into row ranges. Needs pyarrow."""
@@ -385,7 +413,7 @@ class ParquetReader(TableReader):
         return list(_renamed(parquet.column_names(source.path), opts.reserved).values())
 
     def _records(self, source: Source, opts: ReadOptions):
-        return None, parquet.records(source.path, source.piece)
+        return None, parquet.records(source.path, source.piece), None
 
     def count(self, source: Source, opts: ReadOptions) -> int:
         return max(parquet.count_rows(source.path) if parquet.column_names(source.path) else 1, 1)
@@ -471,21 +499,23 @@ def discover(inputs: list[str], stdin=None) -> tuple[list[Source], dict[str, str
         if arg == "-":
             sources.append(Source(READERS["-"], "-", "stdin", stream=stdin))
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in in_folders and p.is_file())
+            files, unread = walk_files(path, in_folders)
             if not files:  # a dataset: its data files (names starting with . or _ are not data)
-                files = sorted(p for p in path.rglob("*") if p.suffix.lower() in in_datasets and p.is_file()
-                               and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))
+                files, unread = walk_files(path, in_datasets)
+                files = [p for p in files
+                         if not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)]
+            sources += [_refused(str(entry.path), entry.error, entry.fix) for entry in unread]
             if not files:
                 kinds = "/".join(in_folders + in_datasets)
                 sources.append(_refused(arg, f"directory has no {kinds} files",
                                         f"point at a folder of {'/'.join(in_folders)} articles or a "
                                         f"{'/'.join(in_datasets)} dataset"))
             for file in files:
-                add_file(file, file.relative_to(path).with_suffix("").as_posix())
+                add_file(file, display_name(file.relative_to(path).with_suffix("").as_posix()))
         elif not path.exists():
             sources.append(_refused(arg, "no such file or directory", None))
         elif path.suffix.lower() in READERS:
-            add_file(path, path.stem)
+            add_file(path, display_name(path.stem))
         else:
             sources.append(_refused(arg, f"unsupported input type {path.suffix!r}",
                                     f"pass {file_suffixes} files or a directory"))

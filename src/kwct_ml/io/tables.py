@@ -53,23 +53,72 @@ def records(handle, path: str, fmt: str) -> Iterator[tuple[int, dict | DataError
 
 
 def _csv_records(handle, path: str, delimiter: str):
-    """(line, record) of a CSV/TSV; a quoting error stops the table with its line (strict: an
-    unclosed quote would otherwise swallow every later row into one cell, silently)."""
+    """(line, record) of a CSV/TSV; a quoting error stops the table at the line where its record
+    starts (strict: an unclosed quote would otherwise swallow every later row into one cell, silently).
+    A column name given twice is an error (one of the two columns would be lost)."""
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))  # whole articles in a cell
     reader = csv.reader(handle, delimiter=delimiter, strict=True)
+    start = 1
     try:
         header = next(reader, None)
         if not header:
             raise DataError("is empty (no header row)", path, fix="remove it or add rows")
+        twice = next((i for i, name in enumerate(header) if name and name in header[:i]), None)
+        if twice is not None:
+            name = header[twice]
+            raise DataError(f"column {name!r} is named twice in the header (columns "
+                            f"{header.index(name) + 1} and {twice + 1})", path, 1, fix="rename one of them")
+        start = reader.line_num + 1
         for values in reader:
             if not any(v.strip() for v in values):
                 continue
             values = values + [""] * (len(header) - len(values))
             yield reader.line_num, dict(zip(header, values, strict=False))
+            start = reader.line_num + 1
     except csv.Error as exc:
+        if delimiter == "\t":
+            raise DataError(f"malformed TSV ({exc}) in the row starting here: a cell that starts "
+                            "with a double quote is read as quoted up to the next lone quote; rest "
+                            "of the table skipped", path, start,
+                            fix="in a TSV, start such a cell with another character, or quote the "
+                                "whole cell and double the quotes inside it (\"\"\"عاجل\"\" ...\")") from None
         raise DataError(f"malformed CSV ({exc}); rest of the table skipped", path, reader.line_num,
                         fix="check the quotes up to this line, or save the table again from a "
                             "spreadsheet") from None
+
+
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON: read as null, so the row's columns are copied out as valid JSON."""
+    return None
+
+
+class _KeyTwice(ValueError):
+    """A JSON object naming one key twice (``json.loads`` would keep the last value, silently)."""
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        seen: set[str] = set()
+        raise _KeyTwice(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return record
+
+
+def _surrogate(value) -> bool:
+    """Whether a parsed JSON value holds a lone surrogate (an escape such as \\ud83d): not text."""
+    if isinstance(value, str):
+        if value.isascii():
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_surrogate(k) or _surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_surrogate(v) for v in value)
+    return False
 
 
 def _jsonl_records(handle, path: str):
@@ -78,12 +127,21 @@ def _jsonl_records(handle, path: str):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_constant=_no_constant, object_pairs_hook=_object)
+        except _KeyTwice as exc:
+            yield number, DataError(f"names the key {exc.args[0]!r} twice; row skipped", path, number,
+                                    fix="keep one of them")
+            continue
         except ValueError as exc:
             yield number, DataError(f"not JSON ({exc.msg}); row skipped", path, number)
             continue
         if not isinstance(record, dict):
             yield number, DataError("not a JSON object; row skipped", path, number)
+            continue
+        if _surrogate(record):
+            yield number, DataError("holds a lone surrogate escape (such as \\ud83d, half of an emoji), "
+                                    "not text; row skipped", path, number,
+                                    fix="write the character itself, or both halves of its escape")
             continue
         seen = True
         yield number, record
@@ -99,7 +157,7 @@ def header(path: str, fmt: str, encoding: str | None = None) -> list[str] | None
             if fmt == "jsonl":
                 for line in handle:
                     if line.strip():
-                        record = json.loads(line)
+                        record = json.loads(line, parse_constant=_no_constant)
                         return list(record) if isinstance(record, dict) else None
                 return None
             return next(csv.reader(handle, delimiter=_delimiter(fmt)), None)

@@ -7,6 +7,7 @@ agreement read filled sheets back from any spreadsheet program.
 from __future__ import annotations
 
 import csv
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from kwct_ml.corpus import dataset
-from kwct_ml.errors import ConfigError, DataError
+from kwct_ml.errors import ConfigError, DataError, one_line
 from kwct_ml.io import cells, discover
 from kwct_ml.io.atomic import atomic_open
 from kwct_ml.io.csv_rows import csv_rows
@@ -41,7 +42,7 @@ SAFE_ID = re.compile(r"^[^\s/\\:*?\"<>|.\x00-\x1f][^/\\:*?\"<>|\x00-\x1f]*$")
 
 def log(message: str) -> None:
     """Report a skipped input on stderr (a batch goes on without it)."""
-    print(f"kwct_ml.label: {message}", file=sys.stderr)
+    print(one_line(f"kwct_ml.label: {message}"), file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -67,17 +68,25 @@ def collect_articles(paths: list[str | Path], encoding: str | None = None) -> li
     seen: dict[str, Path] = {}
     for path in files:
         doc_id = discover.doc_id(path)
+        if discover.undecodable(path.name):  # it could not be written to the UTF-8 sheet and index
+            as_cp1256 = os.fsencode(path.name).decode("cp1256", errors="replace")
+            log(f"{path}: skipped, the file name is not UTF-8 (from another system; read as Windows-1256 "
+                f"it is {as_cp1256!r}): rename it, e.g. to {as_cp1256!r} or with letters, digits, _ -")
+            continue
         if doc_id in seen:
             log(f"{path}: skipped, same doc_id {doc_id!r} as {seen[doc_id]} (rename one file)")
             continue
         if not SAFE_ID.match(doc_id):
             log(f"{path}: skipped, the file name cannot be a doc_id (rename it: letters, digits, _ -)")
             continue
+        notes: list[str] = []
         try:
-            text = read_text(path, encoding)
+            text = read_text(path, encoding, notes=notes)
         except DataError as exc:
             log(f"skipped {exc}")
             continue
+        for note in notes:
+            log(f"{path}: {note}")
         seen[doc_id] = path
         articles.append(NewArticle(doc_id, path.resolve(), text))
     if not articles:
@@ -164,8 +173,8 @@ def read_sheet(path: str | Path,
     """(line, row) of a sheet saved by any spreadsheet: UTF-8/UTF-16/cp1256, comma/semicolon/tab."""
     if str(path) == "-":
         text, path = sys.stdin.read(), "<stdin>"
-    else:
-        text = read_text(path)
+    else:  # a table, not an article: its cells are checked against the article, which passed the HTML check
+        text = read_text(path, html_ok=True)
     header = text.lstrip("\ufeff").split("\n", 1)[0]
     delimiter = max(",;\t", key=header.count)
     _, records = csv_rows(text.lstrip("\ufeff"), path, required, delimiter=delimiter, strip_names=True,

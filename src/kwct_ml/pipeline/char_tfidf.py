@@ -358,7 +358,49 @@ class FastCharTfidf(TransformerMixin, BaseEstimator):
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("_table", None)  # a speed-up only; rebuilt as words are seen
+        packed = _pack_vocabulary(state.get("vocabulary_"))
+        if packed is not None:
+            state["vocabulary_"] = packed
         return state
+
+    def __setstate__(self, state):  # a dict in pickles from before the packed vocabulary
+        if isinstance(state.get("vocabulary_"), _PackedVocabulary):
+            state = {**state, "vocabulary_": state["vocabulary_"].unpack()}
+        super().__setstate__(state)
+
+
+class _PackedVocabulary:
+    """A vocabulary ``{name: i}`` with i = 0..n-1, pickled as its names joined into one string and
+    their lengths: a model loads in a fraction of the time (joblib unpickles in pure Python, one
+    step per dict entry and per string otherwise)."""
+
+    def __init__(self, joined: str, lengths: np.ndarray):
+        self.joined, self.lengths = joined, lengths
+
+    def unpack(self) -> dict[str, int]:
+        ends = np.cumsum(self.lengths).tolist()
+        starts, joined = [0, *ends][:-1], self.joined
+        return {joined[start:end]: i for i, (start, end) in enumerate(zip(starts, ends, strict=True))}
+
+
+def _pack_vocabulary(vocabulary) -> _PackedVocabulary | None:
+    """The packed form of ``vocabulary``, or None when it is not a plain str -> 0..n-1 mapping."""
+    if not isinstance(vocabulary, dict) or not all(isinstance(i, Integral) for i in vocabulary.values()):
+        return None
+    try:
+        index = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    order = np.argsort(index, kind="stable")
+    if not np.array_equal(index[order], np.arange(len(index))):
+        return None
+    keys = list(vocabulary)
+    names = [keys[i] for i in order.tolist()]
+    try:
+        joined = "".join(names)
+    except TypeError:  # a name that is not a string
+        return None
+    return _PackedVocabulary(joined, np.fromiter(map(len, names), dtype=np.int64, count=len(names)))
 
 
 #: The name kwct_ml.pipeline.model looks up.

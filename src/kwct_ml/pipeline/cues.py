@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from kwct_ml.errors import ConfigError
+from kwct_ml.pipeline.cue_scan import HEAD, CueScanner
 from kwct_ml.schema import TASKS
 from kwct_ml.text.normalize import normalize
 
@@ -182,39 +183,13 @@ def count_matches(pattern: re.Pattern, text: str) -> int:
     return sum(1 for _ in pattern.finditer(text))
 
 
-#: A match can only begin where a word begins (every pattern starts with ``(?<!\w)`` and a letter).
-_WORD_START = re.compile(r"(?<!\w)\w")
 _WORD_END = re.compile(r"\w*")
-#: Longest clitic prefix before a core ('وبال', 'فلل'): a core starts within this many characters.
-_MAX_PREFIX = 4
-#: Cores are recognised by their first letters before the regex is tried.
-_HEAD = 3
 
 
 def core_starts(cues: list) -> frozenset[str] | None:
-    """The first ``_HEAD`` letters of every cue's core, or None when a core is shorter than that."""
+    """The first ``HEAD`` letters of every cue's core, or None when a core is shorter than that."""
     cores = [_split_article(normalize(_cue_word(c)))[0] for c in cues]
-    return None if any(len(core) < _HEAD for core in cores) else frozenset(core[:_HEAD] for core in cores)
-
-
-def word_windows(text: str) -> list[tuple[int, frozenset[str]]]:
-    """(word start, the letter groups a core could begin with there) for every word of ``text``."""
-    return [(p, frozenset(text[p + i:p + i + _HEAD] for i in range(_MAX_PREFIX + 1)))
-            for p in (m.start() for m in _WORD_START.finditer(text))]
-
-
-def count_at_word_starts(pattern: re.Pattern, starts: frozenset[str] | None, text: str,
-                         windows: list[tuple[int, frozenset[str]]]) -> int:
-    """``count_matches`` computed faster: try ``pattern`` only at word starts whose next letters
-    can begin one of its cores (``core_starts``), skipping positions inside the last match."""
-    n, end = 0, 0
-    for p, heads in windows:
-        if p < end or (starts is not None and starts.isdisjoint(heads)):
-            continue
-        match = pattern.match(text, p)
-        if match:
-            n, end = n + 1, match.end()
-    return n
+    return None if any(len(core) < HEAD for core in cores) else frozenset(core[:HEAD] for core in cores)
 
 
 #: Character n-grams (char_wb 2-5) per letter of a sentence, roughly: ``scale="ngram"`` divides
@@ -254,6 +229,7 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         self.columns_ = [(task, label) for task in self.tasks for label in TASKS[task]]
         self.patterns_ = [compile_cues(cues[task][label]) for task, label in self.columns_]
         self.starts_ = [core_starts(cues[task][label]) for task, label in self.columns_]
+        self._scanner = CueScanner(self.patterns_, self.starts_)
         return self
 
     def _texts(self, X) -> list[str]:
@@ -262,19 +238,31 @@ class CueFeatures(TransformerMixin, BaseEstimator):
             raise TypeError("CueFeatures.transform expects a list of sentences, not one string")
         return [str(t) for t in X]
 
+    def __getstate__(self):  # the scanner (and its memo) is rebuilt on first use, never pickled
+        state = super().__getstate__()
+        state.pop("_scanner", None)
+        return state
+
+    def _scan(self) -> CueScanner:
+        scanner = self.__dict__.get("_scanner")
+        if scanner is None:
+            scanner = self._scanner = CueScanner(self.patterns_, self.starts_)
+        return scanner
+
     def transform(self, X):
         texts = self._texts(X)
+        scanner = self._scan()
         rows, cols, vals = [], [], []
         for i, text in enumerate(texts):
             norm = normalize(text)
-            windows = word_windows(norm)
+            counts = scanner.counts(norm)
+            if not counts:
+                continue
             factor = self._factor(norm)
-            for j, pattern in enumerate(self.patterns_):
-                n = count_at_word_starts(pattern, self.starts_[j], norm, windows)
-                if n:
-                    rows.append(i)
-                    cols.append(j)
-                    vals.append((math.log1p(n) if self.sublinear else float(n)) * factor)
+            for j, n in sorted(counts.items()):  # column order within a row, as before
+                rows.append(i)
+                cols.append(j)
+                vals.append((math.log1p(n) if self.sublinear else float(n)) * factor)
         return sp.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.patterns_)),
                              dtype=np.float64)
 

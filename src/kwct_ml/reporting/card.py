@@ -44,7 +44,7 @@ Made by:
     $command
 
 LOAO = leave-one-article-out cross-validation on the project corpus$eval_note.
-
+$eval_sets
 ```
 $headline
 ```
@@ -58,7 +58,13 @@ def _bullets(lines) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
-def _run_sections(results: dict) -> str:
+def eval_set_lines(entries: list[dict]) -> list[str]:
+    """One line per evaluation set of the manifest: path, sha256 and size identify its version."""
+    return [f"Eval set `{e['path']}`: sha256 `{e['sha256']}`, {e['size']} bytes"
+            + (f", {e['n']} sentences in {e['n_docs']} articles" if "n" in e else "") for e in entries]
+
+
+def _run_sections(results: dict, manifest: dict) -> str:
     data = results["data"]
     sizes = (f"{data['n_evaluated']} labelled sentences from {data['n_articles']} articles"
              + (f" plus {data['n_authored']} authored sentences (training only)"
@@ -68,6 +74,7 @@ def _run_sections(results: dict) -> str:
         data=_bullets([sizes, *hashes]),
         command=results["command"],
         eval_note="; eval = the final model on the eval set" if results.get("eval_set") else "",
+        eval_sets="".join(f"\n{line}\n" for line in eval_set_lines(manifest.get("eval_sets") or [])),
         headline=format_headline(results), selection=results["selection"])
 
 
@@ -75,7 +82,7 @@ def model_card(manifest: dict, results: dict | None = None) -> str:
     """README.md of a model folder from its full manifest (and the training run's results, if any)."""
     return CARD.substitute(
         run=manifest.get("run", "?"),
-        run_sections=_run_sections(results) if results else "",
+        run_sections=_run_sections(results, manifest) if results else "",
         labels=_bullets(f"{task}: {', '.join(names)}" for task, names in manifest.get("labels", {}).items()),
         model_file=MODEL_FILE, sha256=manifest.get("sha256", "?"), manifest_file=MANIFEST_FILE,
         environment=_bullets(f"{k}: {v}" for k, v in manifest.get("versions", {}).items()))

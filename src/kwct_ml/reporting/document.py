@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import numpy as np
 
 from kwct_ml.io.atomic import atomic_write_bytes, atomic_write_text
+
+
+class Error(str):
+    """A table cell that shows an error (a wrong prediction): marked ✗ in Markdown, highlighted in HTML."""
+
+    def __str__(self) -> str:
+        return f"✗ {str.__str__(self)}"
 
 
 class Document:
@@ -69,19 +77,24 @@ class Document:
                 out.append(f"<pre><code>{html.escape(block[1])}</code></pre>")
             elif kind == "table":
                 _, headers, rows, rtl = block
-                head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+                head = "".join(f"<th>{_breakable(html.escape(h))}</th>" for h in headers)
                 body = []
                 for row in rows:
                     cells = []
                     for i, cell in enumerate(row):
                         text = html.escape(_fmt(cell))
-                        if i in rtl:
+                        if i not in rtl:
+                            text = _breakable(text)
+                        if isinstance(cell, Error):
+                            cells.append(f'<td class="err">{text}</td>')
+                        elif i in rtl:
                             cells.append(f'<td dir="rtl" lang="ar" class="ar">{text}</td>')
                         else:
                             cells.append(f"<td>{text}</td>")
                     body.append("<tr>" + "".join(cells) + "</tr>")
-                out.append(f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body)
-                           + "\n</tbody></table>")
+                # a table wider than the page (a confusion matrix of 8 labels at 700 px) scrolls by itself
+                out.append(f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>\n'
+                           + "\n".join(body) + "\n</tbody></table></div>")
             elif kind == "img":
                 data = base64.b64encode(block[2]).decode("ascii")
                 out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(block[3])}">'
@@ -91,16 +104,26 @@ class Document:
 
 
 _CSS = ("body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
-        "color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-        "vertical-align:top;overflow-wrap:anywhere}th{background:#f0f0f0}"
-        "td.ar{font-size:1.05em;text-align:right;max-width:640px}"
-        "img{max-width:100%}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}code{background:#f6f6f6}")
+        "color:#222}table{border-collapse:collapse;margin:1em 0;font-size:.9em}td,th{border:1px solid #ccc;"
+        "padding:3px 6px;vertical-align:top;overflow-wrap:break-word}th{background:#f0f0f0}"
+        "td.ar{font-size:1.15em;text-align:right;max-width:640px;overflow-wrap:anywhere}td.err{background:#fbd5d0;font-weight:bold}"
+        ".wide{overflow-x:auto}img{max-width:100%}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}"
+        "code{background:#f6f6f6}")
 
 
 def _fmt(value) -> str:
     if isinstance(value, float | np.floating):
         return "" if np.isnan(value) else f"{value:.3f}"
     return str(value)
+
+
+_HEX_RUN = re.compile(r"([0-9a-f]{16})(?=[0-9a-f]{8})")
+
+
+def _breakable(text: str) -> str:
+    """Line-break points (``<wbr>``) after underscores and inside long hex digests, so that label and
+    hash cells wrap at 700 px without breaking words such as ``terror_attack`` mid-letter."""
+    return _HEX_RUN.sub(r"\1<wbr>", text.replace("_", "_<wbr>"))
 
 
 def _md_cell(value) -> str:

@@ -21,7 +21,9 @@ from kwct_ml.schema import TASKS, labels_for
 from kwct_ml.training.bootstrap import DRAWS, SEED, macro_f1_interval
 from kwct_ml.training.metrics import majority_label, score
 
-MAJORITY_FROM_TRAINING = "the most frequent label of the model's training data (manifest data.label_counts)"
+MAJORITY_FROM_TRAINING = ("the most frequent label of the model's training data (manifest "
+                          "data.training_label_counts; a manifest from before it: data.label_counts, the "
+                          "real articles without the authored sentences)")
 MAJORITY_FROM_FILE = ("the most frequent label of this labelled file (the manifest records no training "
                       "labels), which flatters the baseline")
 
@@ -53,8 +55,13 @@ def file_identity(path: str | Path) -> dict:
 
 
 def training_majority(manifest: dict, task: str) -> str | None:
-    """The majority label of the model's training data, from the manifest's label counts (or None)."""
-    counts = ((manifest.get("data") or {}).get("label_counts") or {}).get(task)
+    """The majority label of the model's training data, from the manifest's label counts (or None).
+
+    ``training_label_counts`` counts every training sentence (authored ones too), as the training
+    run's own majority baseline does; older manifests only have ``label_counts`` (real articles).
+    """
+    data = manifest.get("data") or {}
+    counts = (data.get("training_label_counts") or data.get("label_counts") or {}).get(task)
     if not isinstance(counts, dict) or not any(counts.values()):
         return None
     expanded = [label for label in labels_for(task) for _ in range(int(counts.get(label, 0)))]
@@ -103,13 +110,21 @@ def score_predictions(predictions: pd.DataFrame, tasks: list[str], manifest: dic
     return out
 
 
-def evaluate_file(model: KwctModel, manifest: dict, path: str | Path, draws: int = DRAWS,
-                  seed: int = SEED) -> tuple[dict, pd.DataFrame]:
-    """(result, predictions) of the model on one labelled file (eval-set TSV or a label CSV)."""
-    frame = load_eval_set(path)
+def evaluate_frame(model: KwctModel, manifest: dict, frame: pd.DataFrame, identity: dict,
+                   draws: int = DRAWS, seed: int = SEED) -> tuple[dict, pd.DataFrame]:
+    """(result, predictions) of the model on a loaded labelled set; ``identity``: its path, sha256, size.
+
+    The one scoring of a labelled set: ``evaluate`` and the training report's eval-set section use it.
+    """
     tasks = [t for t in TASKS if t in model.tasks]
     predictions = predict_frame(model, frame, tasks)
-    result = {**file_identity(path), "n": len(frame), "n_docs": int(frame["doc_id"].nunique()),
+    result = {**identity, "n": len(frame), "n_docs": int(frame["doc_id"].nunique()),
               "articles_known": bool(frame.attrs.get("articles_known", True)),
               "tasks": score_predictions(predictions, tasks, manifest, draws, seed)}
     return result, predictions
+
+
+def evaluate_file(model: KwctModel, manifest: dict, path: str | Path, draws: int = DRAWS,
+                  seed: int = SEED) -> tuple[dict, pd.DataFrame]:
+    """(result, predictions) of the model on one labelled file (eval-set TSV or a label CSV)."""
+    return evaluate_frame(model, manifest, load_eval_set(path), file_identity(path), draws, seed)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kwct_ml.reporting.document import Document, write_document
+from kwct_ml.reporting.document import Document, Error, write_document
 from kwct_ml.reporting.plots import plot_confusion, plot_reliability
 
 HELD_OUT_NOTE = ("If this file is held out (the dev set), read its errors to understand the model, never to "
@@ -36,6 +36,11 @@ def calibration_rows(scores: dict) -> list[list]:
             for b in scores.get("reliability", [])]
 
 
+def confusion_rows(scores: dict) -> list[list]:
+    """The confusion matrix as table rows: gold label, then counts per predicted label."""
+    return [[gold, *counts] for gold, counts in zip(scores["labels"], scores["confusion"], strict=True)]
+
+
 def misclassified_rows(predictions: pd.DataFrame, task: str) -> list[list]:
     """Every misclassified sentence, the most confident errors first: article, gold, top-2, text."""
     wrong = predictions[predictions[f"{task}_gold"] != predictions[f"{task}_pred"]]
@@ -46,21 +51,33 @@ def misclassified_rows(predictions: pd.DataFrame, task: str) -> list[list]:
 
 
 def article_rows(predictions: pd.DataFrame, doc: str, tasks: list[str]) -> list[list]:
-    """One article's sentences in order: gold and predicted per task side by side (✗ marks an error)."""
+    """One article's sentences in order: gold and predicted per task side by side (errors flagged)."""
     rows = []
     for _, r in predictions[predictions["doc_id"] == doc].iterrows():
         row = [r["sent"]]
         for task in tasks:
             gold, pred = r[f"{task}_gold"], r[f"{task}_pred"]
-            row += [gold, pred if pred == gold else f"✗ {pred}"]
+            row += [gold, pred if pred == gold else Error(pred)]
         rows.append(row + [r["text"]])
     return rows
 
 
-def add_file_section(doc: Document, result: dict, predictions: pd.DataFrame, key: str) -> None:
-    """The sections of one scored file; ``key`` makes its plot names unique."""
+def add_articles(doc: Document, predictions: pd.DataFrame, tasks: list[str], level: int = 3) -> None:
+    """The per-article view: each article's sentences in order (right to left), gold beside predicted."""
+    doc.p("Each article's sentences in order, gold and predicted labels side by side; a wrong prediction "
+          "is highlighted and marked ✗.")
+    headers = ["sent"] + [h for t in tasks for h in (f"{t} gold", f"{t} predicted")] + ["sentence"]
+    for article in dict.fromkeys(predictions["doc_id"]):
+        doc.h(level + 1, f"article {article}")
+        doc.table(headers, article_rows(predictions, article, tasks), rtl=(len(headers) - 1,))
+
+
+def add_file_section(doc: Document, result: dict, predictions: pd.DataFrame, key: str,
+                     title: str | None = None) -> None:
+    """The sections of one scored file (heading ``title``, default its path); ``key`` makes its plot
+    names unique."""
     tasks = list(result["tasks"])
-    doc.h(2, f"`{result['path']}`")
+    doc.h(2, title or f"`{result['path']}`")
     doc.table(["", "value"], [["path", result["path"]], ["sha256", result["sha256"]],
                               ["size (bytes)", result["size"]], ["sentences", result["n"]],
                               ["articles", result["n_docs"] if result["articles_known"] else "unknown"]])
@@ -78,6 +95,7 @@ def add_file_section(doc: Document, result: dict, predictions: pd.DataFrame, key
         doc.table(["label", "precision", "recall", "F1", "support"],
                   [[c["label"], c["precision"], c["recall"], c["f1"], c["support"]]
                    for c in scores["per_class"]])
+        doc.table([f"{task}: gold ↓ predicted →", *scores["labels"]], confusion_rows(scores))
         doc.img(f"{key}_confusion_{task}.png", plot_confusion(task, scores, f"{task}: confusion (rows gold)"),
                 f"{task}: confusion matrix on {Path(result['path']).name} (rows gold, columns predicted)")
     doc.h(3, "Calibration")
@@ -100,11 +118,7 @@ def add_file_section(doc: Document, result: dict, predictions: pd.DataFrame, key
         doc.h(4, f"{task}: {len(rows)} of {len(predictions)} misclassified")
         doc.table(["article", "sent", "gold", "predicted (p)", "second (p)", "sentence"], rows, rtl=(5,))
     doc.h(3, "Articles")
-    doc.p("Each article's sentences in order, gold and predicted labels side by side (✗ marks an error).")
-    headers = ["sent"] + [h for t in tasks for h in (f"{t} gold", f"{t} predicted")] + ["sentence"]
-    for article in dict.fromkeys(predictions["doc_id"]):
-        doc.h(4, f"article {article}")
-        doc.table(headers, article_rows(predictions, article, tasks), rtl=(len(headers) - 1,))
+    add_articles(doc, predictions, tasks)
 
 
 def build_evaluation_report(evaluation: dict, predictions: list[pd.DataFrame], out_dir: str | Path) -> Path:

@@ -1,6 +1,7 @@
 """Training reports: report.md and a self-contained report.html (inline PNGs, Arabic right-to-left).
 
-The plots come from reporting/plots.py, the headline table from reporting/headline.py.
+The plots come from reporting/plots.py, the headline table from reporting/headline.py; the eval-set
+section and the per-article view are the evaluation page's (reporting/evaluation_page.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 from kwct_ml.io.atomic import atomic_write_bytes, atomic_write_text
 from kwct_ml.pipeline.model import KwctModel
 from kwct_ml.reporting.document import Document
+from kwct_ml.reporting.evaluation_page import add_articles, add_file_section
 from kwct_ml.reporting.headline import headline_rows
 from kwct_ml.reporting.plots import (
     plot_confusion,
@@ -29,12 +31,18 @@ def _per_class_rows(metrics: dict) -> list[list]:
     return [[c["label"], c["precision"], c["recall"], c["f1"], c["support"]] for c in metrics["per_class"]]
 
 
-def build_report(results: dict, predictions: pd.DataFrame, model: KwctModel, run_dir: str | Path) -> Path:
-    """Write report.md, report.html and plots/*.png into ``run_dir``; returns the HTML path."""
+def build_report(results: dict, predictions: pd.DataFrame, model: KwctModel, run_dir: str | Path,
+                 eval_predictions: pd.DataFrame | None = None,
+                 seed_predictions: pd.DataFrame | None = None) -> Path:
+    """Write report.md, report.html and plots/*.png into ``run_dir``; returns the HTML path.
+
+    ``eval_predictions``: the eval set's sentences as scored in ``results["eval_set_review"]``;
+    ``seed_predictions``: out-of-fold predictions of the project's own articles (per-article view).
+    """
     run_dir = Path(run_dir)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
-        doc = _compose(results, predictions, model)
+        doc = _compose(results, predictions, model, eval_predictions, seed_predictions)
     for block in doc.blocks:
         if block[0] == "img":
             atomic_write_bytes(run_dir / "plots" / block[1], block[2])
@@ -44,7 +52,8 @@ def build_report(results: dict, predictions: pd.DataFrame, model: KwctModel, run
     return path
 
 
-def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> Document:
+def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel,
+             eval_predictions: pd.DataFrame | None, seed_predictions: pd.DataFrame | None) -> Document:
     doc = Document()
     data, config = results["data"], results["config"]
     external = results.get("eval_set")
@@ -105,7 +114,7 @@ def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> Docu
         doc.img(f"confusion_{task}.png",
                 plot_confusion(task, systems["model"], f"{task}: LOAO confusion (rows gold)"),
                 f"{task}: confusion matrix, leave-one-article-out (rows gold, columns predicted)")
-        if external:
+        if external and not results.get("eval_set_review"):  # a run from before the eval-set section
             doc.p(f"{task} on the eval set, per class (final model):")
             doc.table(["label", "precision", "recall", "F1", "support"],
                       _per_class_rows(external["tasks"][task]["model"]))
@@ -150,10 +159,14 @@ def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> Docu
     else:
         doc.p("Not computed (learning_curve = false in the config).")
 
+    review = results.get("eval_set_review")
+    if review and eval_predictions is not None:
+        add_file_section(doc, review, eval_predictions, "eval",
+                         title=f"Real-news evaluation set `{review['path']}` (final model)")
+
     doc.h(2, "Misclassified sentences (LOAO, model)")
     doc.p("Every evaluated sentence whose out-of-fold prediction differs from its gold label, the most "
-          "confident errors first. Eval-set errors are deliberately not listed: that set must not "
-          "guide features or cues (DEVELOPERS.md).")
+          "confident errors first.")
     for task in results["cv"]:
         wrong = predictions[predictions[f"{task}_gold"] != predictions[f"{task}_model"]]
         wrong = wrong.sort_values(f"{task}_model_conf", ascending=False, kind="stable")
@@ -161,4 +174,14 @@ def _compose(results: dict, predictions: pd.DataFrame, model: KwctModel) -> Docu
         doc.table(["doc_id", "sent", "gold", "predicted", "confidence", "sentence"],
                   [[r["doc_id"], r.get("sent_id", ""), r[f"{task}_gold"], r[f"{task}_model"],
                     float(r[f"{task}_model_conf"]), r["text"]] for _, r in wrong.iterrows()], rtl=(5,))
+
+    if seed_predictions is not None and len(seed_predictions):
+        tasks = list(results["cv"])
+        doc.h(2, "The project's own articles, sentence by sentence (out-of-fold)")
+        doc.p("Predictions of the leave-one-article-out run over the project's own articles (the seed LOAO "
+              "scores above)." if results.get("loao_seed") else
+              f"Out-of-fold predictions of the {results.get('cv_name', 'LOAO CV')} above.")
+        frame = seed_predictions.rename(columns={f"{t}_model": f"{t}_pred" for t in tasks})
+        frame["sent"] = frame["sent_id"] if "sent_id" in frame else frame.groupby("doc_id").cumcount()
+        add_articles(doc, frame, tasks, level=2)
     return doc

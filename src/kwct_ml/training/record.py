@@ -43,10 +43,11 @@ def run_record(results: dict) -> dict:
     """The record of a finished run from its results (the dict saved as metrics.json)."""
     data, external = results["data"], results.get("eval_set")
     eval_set = None
-    if external:
+    if external:  # identified when it was read (older results: hashed now, if still there)
         path = Path(external["path"])
-        eval_set = {"path": external["path"], "sha256": sha256_file(path) if path.is_file() else None,
-                    "n": external["n"], "n_docs": external["n_docs"]}
+        eval_set = {"path": external["path"],
+                    "sha256": external.get("sha256") or (sha256_file(path) if path.is_file() else None),
+                    "size": external.get("size"), "n": external["n"], "n_docs": external["n_docs"]}
     return {
         "record_version": RECORD_VERSION,
         "run": results["run"],

@@ -23,8 +23,10 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 from tqdm import tqdm
 
+from kwct_ml.bundle.manifest import eval_set_entry
 from kwct_ml.bundle.store import (
     DEFAULT_MODELS_DIR,
     LATEST,
@@ -40,6 +42,7 @@ from kwct_ml.errors import ConfigError, ModelError
 from kwct_ml.io.atomic import atomic_write_text
 from kwct_ml.io.transaction import folder_lock
 from kwct_ml.reporting.card import model_card
+from kwct_ml.reporting.evaluation import evaluate_frame, file_identity
 from kwct_ml.reporting.headline import headline
 from kwct_ml.schema import TASKS, labels_for
 from kwct_ml.training.cv import cross_validate, cv_name, evaluate_external, main_folds
@@ -133,6 +136,7 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
         raise ConfigError(f"--models-dir and --runs-dir are the same folder ({models_dir}); "
                           "give them different folders")
     external = load_eval_set(eval_set) if eval_set else None
+    identity = file_identity(eval_set) if eval_set else None  # of the bytes just read
     evaluated, extra = split_corpus(corpus, config.include_authored)
     _say(f"{len(evaluated)} sentences in {evaluated['doc_id'].nunique()} articles"
          + (f" + {len(extra)} authored (training only)" if len(extra) else ""))
@@ -146,11 +150,12 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
                                      n_jobs=jobs, folds=folds)
     timing["cv_seconds"] = time.perf_counter() - t
     own = sorted(evaluated.loc[~evaluated["source"].str.startswith("standoff:"), "doc_id"].unique())
-    loao_seed = None
+    loao_seed, seed_predictions = None, predictions[predictions["doc_id"].isin(own)]
     if cv_name(folds) != "LOAO" and len(own) >= 2:  # the project's own articles, one at a time
         t = time.perf_counter()
-        loao_seed, _ = cross_validate(corpus, config, progress=functools.partial(_progress, "LOAO folds"),
-                                      n_jobs=jobs, folds=[[doc] for doc in own])
+        loao_seed, seed_predictions = cross_validate(
+            corpus, config, progress=functools.partial(_progress, "LOAO folds"), n_jobs=jobs,
+            folds=[[doc] for doc in own])
         timing["loao_seconds"] = time.perf_counter() - t
     curve = None
     if config.learning_curve:
@@ -161,9 +166,14 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
     t = time.perf_counter()
     model = fit_model(corpus, config)
     timing["final_fit_seconds"] = time.perf_counter() - t
-    external_result = None
+    label_counts = _label_counts(evaluated)
+    training_counts = _label_counts(pd.concat([evaluated, extra], ignore_index=True))  # majority baseline
+    external_result = review = None
     if external is not None:
-        external_result = {"path": str(eval_set), **evaluate_external(corpus, external, config, model)}
+        external_result = {**identity, **evaluate_external(corpus, external, config, model)}
+        # the sentence-level view of the eval set, scored as `python -m kwct_ml.evaluate` scores this model
+        review = evaluate_frame(model, {"data": {"training_label_counts": training_counts}}, external,
+                                identity, seed=config.seed)
     timing["total_seconds"] = time.perf_counter() - started
 
     run_id, run_tmp = _reserve_run(config.name, models_dir, runs_dir)
@@ -180,12 +190,13 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
                      "n_training": len(evaluated) + len(extra),
                      "label_files": label_files,
                      "standoff": standoff,
-                     "label_counts": _label_counts(evaluated)},
+                     "label_counts": label_counts, "training_label_counts": training_counts},
             "cv_name": f"{cv_name(folds)} CV",
             "cv": cv,
             "loao_seed": loao_seed,
             "learning_curve": curve,
             "eval_set": external_result,
+            "eval_set_review": review[0] if review else None,
             "timing": timing,
             "model_dir": str(models_dir / run_id),
         }
@@ -195,7 +206,8 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
             from kwct_ml.reporting.report import build_report
 
             t = time.perf_counter()
-            build_report(results, predictions, model, run_tmp)
+            build_report(results, predictions, model, run_tmp,
+                         eval_predictions=review[1] if review else None, seed_predictions=seed_predictions)
             timing["report_seconds"] = time.perf_counter() - t
         for name, content in (("metrics.json", results), (RUN_RECORD, run_record(results))):
             atomic_write_text(run_tmp / name, json.dumps(content, ensure_ascii=False, indent=2) + "\n")
@@ -204,6 +216,8 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
                                        "authored": len(extra),
                                        "articles": int(evaluated["doc_id"].nunique())},
                     "metrics": headline(results), "command": command, "created": results["created"],
+                    "eval_sets": [eval_set_entry(identity, external_result["n"], external_result["n_docs"])]
+                    if external_result else [],
                     "report": str(runs_dir / run_id)}
         model_dir = save_model(model, run_id, models_dir, manifest=manifest,
                                card=functools.partial(model_card, results=results), update_latest=False)
