@@ -139,3 +139,25 @@ def test_an_unreadable_parquet_file_is_a_data_error(tmp_path):
     assert parquet.column_names(bad) == []
     assert parquet.row_ranges(bad, 1) is None
     assert READERS[".parquet"].count(Source(READERS[".parquet"], str(bad), "bad"), None) == 1
+
+
+@pytest.mark.parametrize("damage", ["cp1256", "bad utf-8 byte"])
+def test_pieces_decode_as_the_whole_file_and_warn_once(sentences, tmp_path, damage):
+    from kwct_ml.io.sources import Skipped
+
+    data = sentences[["doc_id", "text"]].to_csv(index=False)
+    path = tmp_path / "s.csv"
+    if damage == "cp1256":
+        path.write_bytes(data.encode("cp1256"))
+    else:
+        raw = data.encode("utf-8")
+        cut = raw.index("الكويت".encode())
+        path.write_bytes(raw[:cut] + b"\xff" + raw[cut:])
+    opts = ReadOptions(None, "text", None, None, article_column="doc_id")
+    reader = READERS[".csv"]
+    whole = list(reader.read(Source(reader, str(path), "s"), opts))
+    pieces = reader.plan(Source(reader, str(path), "s"), opts, 20)
+    assert len(pieces) == 4
+    apart = [entry for piece in pieces for entry in reader.read(piece, opts)]
+    assert apart == whole
+    assert [e.record["level"] for e in apart if isinstance(e, Skipped)] == ["warning"]
