@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -307,14 +308,14 @@ def test_each_bad_input_is_named_logged_and_skipped(run, raw, tmp_path):
 def test_unreadable_file_is_skipped(run, raw, tmp_path, monkeypatch):
     locked = raw / "locked.txt"
     locked.write_text("نص", encoding="utf-8")
-    real = Path.read_bytes
+    real = os.open
 
-    def read_bytes(self):  # chmod 000 does not stop root, so refuse the read here
-        if self.name == "locked.txt":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+    def refusing_open(path, *args, **kwargs):  # chmod 000 does not stop root, so refuse the read here
+        if Path(path).name == "locked.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", refusing_open)
     code, err = run(locked, raw / "000_0ab1c133074eaba5.txt", "-o", tmp_path / "o.csv")
     assert code == 2 and f"skipped {locked}: cannot read: Permission denied" in err
     assert len(read(tmp_path / "o.csv")) > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import signal
 import sys
@@ -34,6 +35,30 @@ class ConfigError(KwctError):
 
 class ModelError(KwctError):
     """A missing, incomplete or tampered model folder."""
+
+
+#: errno values meaning the disk (or the user's quota) is full.
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class DiskFullError(DataError):
+    """No space left on the device while writing ``path``: one line instead of a traceback."""
+
+    def __init__(self, path: str | Path, fix: str = "free some space and run it again"):
+        self.target = path
+        super().__init__(f"no space left on device writing {path}", fix=fix)
+
+
+@contextlib.contextmanager
+def writing(path: str | Path, fix: str | None = None):
+    """Inside, a full disk (ENOSPC, EDQUOT) raises ``DiskFullError`` naming ``path`` (the OSError
+    of a failed write does not say which file it was)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        raise (DiskFullError(path, fix) if fix else DiskFullError(path)) from None
 
 
 # Line breaks and control characters (ANSI escapes start with ESC) from untrusted input: shown escaped.
@@ -76,6 +101,11 @@ def cli(func):
             return 130
         except BrokenPipeError:  # e.g. `... | head`
             return 0
+        except OSError as exc:  # a full disk met where no ``writing`` block names the file
+            if exc.errno not in NO_SPACE:
+                raise
+            print(one_line(f"{prog}: error: {DiskFullError(exc.filename or 'its output')}"), file=sys.stderr)
+            return 1
 
     return wrapper
 

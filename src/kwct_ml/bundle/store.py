@@ -238,8 +238,21 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
     after the check is never loaded. Raises ``ModelError`` when the folder is absent/incomplete,
     the manifest is invalid or names another file, or the checksum differs; emits a
     ``ModelVersionWarning`` when the model was saved with another scikit-learn version.
+    A ``latest`` link is resolved once, so a train moving it meanwhile cannot pair one run's
+    manifest with another's model file; if it moved during a failed load, that load is retried once.
     """
-    folder = _model_folder(path)
+    link = _model_folder(path)
+    folder = link.resolve()
+    try:
+        return _load_folder(folder)
+    except ModelError:
+        if link.is_symlink() and link.resolve() != folder:
+            return _load_folder(link.resolve())
+        raise
+
+
+def _load_folder(folder: Path) -> tuple[KwctModel, dict]:
+    """``load_model`` of one real model folder (no link left to move)."""
     manifest, version = _read_manifest(folder)
     model_path = folder / MODEL_FILE
     data = _read_verified(model_path, manifest["sha256"])

@@ -10,6 +10,7 @@ is renamed to ``OUT``, so ``OUT`` only ever exists complete; ``--resume`` contin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -31,7 +32,7 @@ from kwct_ml.inference.tagger import (
     Tagger,
     summary_columns,
 )
-from kwct_ml.io import parquet
+from kwct_ml.io import limits, parquet
 from kwct_ml.io.atomic import atomic_open, lock_output
 from kwct_ml.io.discover import display_name
 from kwct_ml.io.sources import ID_COLUMNS, ReadOptions, Source, discover, id_column_of
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "doc_id is that value unless --id-column is given (default: each row alone)")
     p.add_argument("--encoding", metavar="ENC",
                    help="force the input encoding (default: BOM, else UTF-8, else Windows-1256)")
+    p.add_argument("--max-article-bytes", type=int, metavar="N",
+                   help="skip (and log) a .txt article or standard input longer than N bytes (default: "
+                        f"${limits.ENV}, else {limits.MAX_ARTICLE_BYTES:,})")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                    help="tagging processes (default: %(default)s)")
     p.add_argument("--explain", type=int, default=0, metavar="K",
@@ -244,8 +248,9 @@ def main(argv=None) -> int:
         result_columns += list(TOP_COLUMNS)
     if args.article_column and args.unit == "article":
         raise ConfigError("--article-column groups sentence rows; it does not go with --unit article")
+    max_bytes = limits.max_article_bytes(args.max_article_bytes)
     read_opts = ReadOptions(args.unit, args.text_column, args.id_column, args.encoding,
-                            frozenset(result_columns), args.article_column)
+                            frozenset(result_columns), args.article_column, max_bytes)
     if args.scheduler:
         from kwct_ml.inference import distributed  # Dask is imported only with --scheduler
 
@@ -361,31 +366,40 @@ def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, bu
                disable=not show, file=sys.stderr)
     sizes: deque[int] = deque()
     done = skip
+    # a full disk ends the run in one line naming the file; the checkpoint keeps what is complete
+    fix = None if to_stdout else "free some space and rerun with --resume"
+    out_name = "standard output" if to_stdout else partial
     try:
         if not resuming and not to_stdout:  # standard output gets its header with the first rows
-            out.write(formatter.header(args.bom))
-            out.flush()
-            if ckpt_handle:
-                checkpoint.start(ckpt_handle, fingerprint)
-                checkpoint.mark(ckpt_handle, 0, out, err_handle, 0, 0)
-        items = _sized(batch.work_items(sources, read_opts), skip, sizes, bar)
-        worker_opts = batch.Options(args.encoding, args.explain, args.min_confidence, args.top_k)
-        for rows, errs in batch.ordered_results(items, args.jobs, tagger, worker_opts):
-            if to_stdout and rows and not n_rows:
+            with errors.writing(out_name, fix):
                 out.write(formatter.header(args.bom))
-            out.write(formatter.rows(rows))
-            out.flush()
-            for record in errs:
-                log.add(record)
-            if err_handle:
-                err_handle.flush()
+                out.flush()
+            if ckpt_handle:
+                with errors.writing(ckpt, fix):
+                    checkpoint.start(ckpt_handle, fingerprint)
+                    checkpoint.mark(ckpt_handle, 0, out, err_handle, 0, 0)
+        items = _sized(batch.work_items(sources, read_opts), skip, sizes, bar)
+        worker_opts = batch.Options(args.encoding, args.explain, args.min_confidence, args.top_k,
+                                    read_opts.max_bytes)
+        for rows, errs in batch.ordered_results(items, args.jobs, tagger, worker_opts):
+            with errors.writing(out_name, fix):
+                if to_stdout and rows and not n_rows:
+                    out.write(formatter.header(args.bom))
+                out.write(formatter.rows(rows))
+                out.flush()
+            with errors.writing(errors_partial or "standard error", fix):
+                for record in errs:
+                    log.add(record)
+                if err_handle:
+                    err_handle.flush()
             if builder is not None:
                 for row in rows:
                     builder.add(row)
             done += 1
             n_rows += len(rows)
             if ckpt_handle:
-                checkpoint.mark(ckpt_handle, done, out, err_handle, n_rows, log.count)
+                with errors.writing(ckpt, fix):
+                    checkpoint.mark(ckpt_handle, done, out, err_handle, n_rows, log.count)
             bar.update(sizes.popleft())
             bar.set_postfix_str(f"{n_rows} sentences", refresh=False)
     except KeyboardInterrupt:
@@ -395,12 +409,11 @@ def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, bu
         raise
     finally:
         bar.close()
-        if not to_stdout:
-            out.close()
-        if ckpt_handle:
-            ckpt_handle.close()
-        if err_handle:
-            err_handle.close()
+        # every write was flushed above; a close can fail only re-flushing what a full disk refused
+        for handle in (None if to_stdout else out, ckpt_handle, err_handle):
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    handle.close()
 
     if n_rows == 0 and log.count:
         return _nothing_tagged(partial, ckpt, to_stdout, errors_partial, errors_path, log)
@@ -414,11 +427,13 @@ def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, bu
             for summary in builder.summaries():
                 handle.write(summary_formatter.rows([summary.as_row()]))
     if not to_stdout:
-        checkpoint.finish(partial, out_path)
+        with errors.writing(out_path, fix):
+            checkpoint.finish(partial, out_path)
         ckpt.unlink(missing_ok=True)
     if errors_path:
         if log.count or log.warnings or errors_partial.stat().st_size:  # (warnings before a resume)
-            checkpoint.finish(errors_partial, errors_path)
+            with errors.writing(errors_path, fix):
+                checkpoint.finish(errors_partial, errors_path)
         else:
             errors_partial.unlink(missing_ok=True)
             errors_path.unlink(missing_ok=True)  # a stale log of an earlier run would mislead

@@ -6,11 +6,13 @@ items and a checkpoint's item count means the same thing when a run is resumed.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from kwct_ml import lifeline
 from kwct_ml.errors import DataError
 from kwct_ml.inference.tagger import Span, Tagger
 from kwct_ml.io.sources import (
@@ -44,6 +46,7 @@ class Options:
     explain: int
     min_confidence: float | None
     top_k: int = 0
+    max_bytes: int | None = None  # per .txt article (``io/limits.py``)
 
 
 @dataclass
@@ -100,11 +103,14 @@ def _chunks(entries: Iterator, unit: str) -> Iterator[WorkItem]:
 _WORKER: dict = {}
 
 
-def init_worker(tagger: Tagger, opts: Options, in_child: bool = True) -> None:
+def init_worker(tagger: Tagger, opts: Options, in_child: bool = True, parent: int | None = None) -> None:
+    """Set up a worker; in a child process it leaves Ctrl-C / SIGTERM to ``parent`` (which tells the
+    pool to stop) and exits when ``parent`` dies (a SIGKILLed run must not leave workers behind)."""
     _WORKER["tagger"], _WORKER["opts"] = tagger, opts
-    if in_child:  # the parent handles Ctrl-C / SIGTERM and tells the pool to stop
+    if in_child:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        lifeline.die_with_parent(parent)
 
 
 def _spans(doc: Document) -> list[Span]:
@@ -139,7 +145,7 @@ def _prepare(item: WorkItem, opts: Options) -> _Prepared:
     for k, entry in enumerate(item.entries):
         if isinstance(entry, TextFile):
             try:
-                docs = entry.documents(item.unit, opts.encoding, notes=errs)
+                docs = entry.documents(item.unit, opts.encoding, notes=errs, max_bytes=opts.max_bytes)
             except DataError as exc:
                 errs.append(error_record(exc, entry.path))
                 continue
@@ -228,7 +234,8 @@ def ordered_results(items: Iterator[WorkItem], jobs: int, tagger: Tagger, opts: 
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(jobs, initializer=init_worker, initargs=(tagger, opts))
+    pool = ProcessPoolExecutor(jobs, initializer=init_worker,
+                               initargs=(tagger, opts, True, os.getpid()))
     window: deque = deque()
     try:
         for group in _batches(items, ITEMS_PER_CALL):

@@ -188,7 +188,8 @@ def run(args, read_opts: ReadOptions, result_columns: list[str], summary_fmt: st
             print(f"{PROG}: resuming: {len(parts) - len(todo)} of {len(parts)} partitions are done",
                   file=sys.stderr)
         job = Job(model_path, sha, read_opts, batch.Options(args.encoding, args.explain,
-                                                            args.min_confidence),
+                                                            args.min_confidence,
+                                                            max_bytes=read_opts.max_bytes),
                   str(out.resolve()), columns)
         if todo:
             _submit(args, client, todo, job)

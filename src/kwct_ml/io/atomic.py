@@ -9,6 +9,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from kwct_ml.errors import writing
+
 
 def _target_mode(path: Path) -> int:
     """Permission bits for a replacement of ``path``: the old file's, else 0666 minus the umask."""
@@ -29,10 +31,11 @@ def temp_beside(path: Path) -> Path:
 
 
 def stage_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` durably to a temp file beside ``path`` (to be renamed over it later)."""
+    """Write ``data`` durably to a temp file beside ``path`` (to be renamed over it later); a full
+    disk is a ``DiskFullError`` naming ``path``, with the temp file removed."""
     tmp = temp_beside(path)
     try:
-        with open(tmp, "wb") as handle:
+        with writing(path), open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -51,9 +54,10 @@ def atomic_path(path: str | Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_beside(path)
     try:
-        yield tmp
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
+        with writing(path):  # a full disk: one line naming the target, and no temp file left
+            yield tmp
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kwct_ml.errors import DataError
+from kwct_ml.io import limits
 
 #: Byte-order marks and the codec each announces (checked in this order).
 BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
@@ -239,11 +240,12 @@ def _check_binary(text: str, path: str | Path) -> str:
 
 
 def read_text(path: str | Path, encoding: str | None = None, allow_empty: bool = False,
-              notes: list[str] | None = None, html_ok: bool = False) -> str:
+              notes: list[str] | None = None, html_ok: bool = False, max_bytes: int | None = None) -> str:
     """Read a whole text file (see ``decode``); empty files and (unless ``html_ok``: a table of
-    sentences) HTML pages are errors. The decision's note, if any, is appended to ``notes``."""
+    sentences) HTML pages are errors, and so are files that are not regular or (``max_bytes``) too
+    long (``io/limits.py``). The decision's note, if any, is appended to ``notes``."""
     try:
-        data = Path(path).read_bytes()
+        data = limits.read_file(path, max_bytes)
     except OSError as exc:
         raise DataError(f"cannot read: {exc.strerror}", path) from None
     text, decision = decode(data, path, encoding)

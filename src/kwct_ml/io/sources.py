@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kwct_ml.errors import DataError
-from kwct_ml.io import parquet, slices, tables
+from kwct_ml.io import limits, parquet, slices, tables
 from kwct_ml.io.discover import display_name, walk_files
 from kwct_ml.io.encoding import (
     ENCODING_HINT,
@@ -61,6 +61,8 @@ class ReadOptions:
     reserved: frozenset[str] = frozenset()
     #: Sentence tables: rows sharing this column's value are one article, in row order.
     article_column: str | None = None
+    #: Bytes per article (.txt file, standard input); None: ``limits.max_article_bytes()``.
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,11 +99,12 @@ class TextFile:
     doc_id: str
 
     def documents(self, unit: str, encoding: str | None = None,
-                  notes: list[dict] | None = None) -> list[Document]:
-        """The article, or with unit ``sentence`` each non-blank line; ``DataError`` if unreadable.
-        How it was decoded, when the user should know, is appended to ``notes`` (warning records)."""
+                  notes: list[dict] | None = None, max_bytes: int | None = None) -> list[Document]:
+        """The article, or with unit ``sentence`` each non-blank line; ``DataError`` if unreadable,
+        not a regular file, or over ``max_bytes`` (default ``limits.max_article_bytes()``). How it
+        was decoded, when the user should know, is appended to ``notes`` (warning records)."""
         found: list[str] = []
-        text = read_text(self.path, encoding, notes=found)
+        text = read_text(self.path, encoding, notes=found, max_bytes=limits.max_article_bytes(max_bytes))
         if notes is not None:
             notes += [warning_record(self.path, note) for note in found]
         if unit == "sentence":
@@ -218,8 +221,8 @@ class StdinReader(Reader):
     kind = "stdin"
 
     def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
-        data = source.stream.read()
         try:
+            data = limits.read_stream(source.stream, "<stdin>", limits.max_article_bytes(opts.max_bytes))
             text, decision = decode(data, "<stdin>", opts.encoding)
             if not text.strip():
                 raise DataError("is empty", "<stdin>", fix="pipe some text in")
@@ -484,6 +487,9 @@ def discover(inputs: list[str], stdin=None) -> tuple[list[Source], dict[str, str
     file_suffixes = ", ".join(s for s in READERS if s != "-")
 
     def add_file(path: Path, doc_id: str) -> None:
+        if not limits.is_regular(path):  # opening a FIFO blocks; a device such as /dev/zero never ends
+            sources.append(_refused(str(path), limits.NOT_REGULAR, limits.NOT_REGULAR_HINT))
+            return
         reader = READERS[path.suffix.lower()]
         sources.append(Source(reader, str(path), doc_id))
         if reader.from_folders:

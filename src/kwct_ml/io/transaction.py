@@ -148,11 +148,14 @@ class Transaction:
                     backup.unlink()
 
     def rollback(self) -> None:
+        """Restore every target; a backup file is renamed back (no space needed on a full disk)."""
         for target in reversed(self.done):
-            original = self.backups[target]
+            original, backup = self.backups[target], self.backup_files.get(target)
             if original is None:
                 with contextlib.suppress(OSError):
                     target.unlink()
+            elif backup is not None and backup.exists():
+                os.replace(backup, target)
             else:
                 atomic_write_bytes(target, original)
         for tmp, _ in self.staged:

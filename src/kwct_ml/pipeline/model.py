@@ -24,6 +24,10 @@ from kwct_ml.pipeline.stacked import StackedScorer
 from kwct_ml.schema import labels_for
 from kwct_ml.text import normalize as _normalize
 
+#: Texts vectorised at once. The n-gram matrix of a whole 50 MB article took gigabytes; rows are
+#: scored independently, so chunks give the same probabilities in bounded memory.
+SCORE_CHUNK = 2000
+
 # --------------------------------------------------------------------------- pipelines
 
 def _preprocessor(config: TrainConfig):
@@ -169,7 +173,9 @@ class KwctModel:
         _, columns = self._column_order(task)
         if not texts:
             return np.zeros((0, len(columns)))
-        proba = self._pipeline(task).predict_proba(texts)[:, columns]
+        pipeline = self._pipeline(task)
+        proba = np.vstack([pipeline.predict_proba(texts[i:i + SCORE_CHUNK])
+                           for i in range(0, len(texts), SCORE_CHUNK)])[:, columns]
         return self._mix(task, proba, groups)
 
     def predict(self, task: str, texts: Sequence[str],
@@ -199,7 +205,9 @@ class KwctModel:
         inverse = np.fromiter((index.setdefault(t, len(index)) for t in texts), dtype=np.int64,
                               count=len(texts))
         distinct = list(index)  # repeated sentences (bylines, boilerplate) are scored once
-        raw = self._scorer.predict_proba(distinct, tasks)
+        parts = [self._scorer.predict_proba(distinct[i:i + SCORE_CHUNK], tasks)
+                 for i in range(0, len(distinct), SCORE_CHUNK)]
+        raw = {task: np.vstack([part[task] for part in parts]) for task in tasks}
         out = {}
         for task in tasks:
             classes, columns = self._column_order(task)

@@ -9,6 +9,7 @@ label of the training fold, and a word-unigram TF-IDF with the same classifier.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.model_selection import GroupKFold
 
+from kwct_ml import lifeline
 from kwct_ml.config import TrainConfig
 from kwct_ml.errors import DataError
 from kwct_ml.pipeline.model import KwctModel, build_pipeline, build_word_baseline
@@ -51,11 +53,19 @@ def run_jobs(jobs: list[tuple], n_jobs: int, bar) -> list:
         return results
     results = []
     parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    for result in parallel(delayed(predict_systems)(*job) for job in jobs):
+    parent = os.getpid()
+    for result in parallel(delayed(_worker_job)(parent, *job) for job in jobs):
         results.append(result)
         if bar is not None:
             bar.update(1)
     return results
+
+
+def _worker_job(parent: int, *job):
+    """``predict_systems(*job)`` in a pool worker that exits when ``parent`` dies (loky keeps idle
+    workers for minutes, and a SIGKILLed train cannot stop them)."""
+    lifeline.die_with_parent(parent)
+    return predict_systems(*job)
 
 
 def predict_systems(config: TrainConfig, task: str, train: pd.DataFrame, test_texts: list[str],
