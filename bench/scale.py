@@ -3,12 +3,15 @@
 Writes the first ``--limit`` ANT articles (../shared/data/ant) as .txt files (``--copies K``
 repeats them K times: a synthetic larger archive), runs each mode in one run, and reports
 sentences/s, the peak memory of the largest process (a worker) and the fixed start-up cost (the
-same mode on 8 articles). docs/scale.md projects 10M/100M articles from these figures.
+same mode on 8 articles). ``--table`` writes them as one CSV table instead (docno, text; tagged
+with ``--unit article``), which ``local:2`` cuts into pieces of ``--partition-size`` rows on its
+workers. docs/scale.md projects 10M/100M articles from these figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,17 +33,30 @@ def write_articles(limit: int | None, copies: int, folder: Path) -> int:
     return len(articles) * copies
 
 
-def run_mode(mode: str, inputs: Path, model: Path, out: Path, partition: int) -> dict:
-    """Wall seconds, sentences and peak RSS (largest process, whole tree) of one predict run."""
+def write_table(limit: int | None, copies: int, path: Path, head: int | None = None) -> int:
+    import pandas as pd
+
+    articles = ant_articles(limit)
+    frame = pd.concat([articles.assign(docno=f"{k}_" + articles.docno) for k in range(copies)])
+    frame = frame.head(head) if head else frame
+    frame[["docno", "text"]].to_csv(path, index=False)
+    return len(frame)
+
+
+def run_mode(mode: str, inputs: Path, model: Path, out: Path, partition: int,
+             extra: tuple[str, ...] = ()) -> dict:
+    """Wall seconds, sentences, peak RSS (largest process, whole tree) of one predict run, and the
+    machine's 1-minute load at its start and end (the machine may be shared: contention)."""
     import psutil
 
     from kwct_ml.io import parquet
 
     out = out.with_suffix(".parquet") if mode == "one" or mode == "jobs2" else out
     command = [sys.executable, "-m", "kwct_ml.predict", str(inputs), "--model", str(model),
-               "--output", str(out), "--no-progress", *MODES[mode]]
+               "--output", str(out), "--no-progress", *MODES[mode], *extra]
     if mode == "local2":
         command += ["--partition-size", str(partition)]
+    load_start = os.getloadavg()[0]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
     parent = psutil.Process(process.pid)
@@ -63,7 +79,8 @@ def run_mode(mode: str, inputs: Path, model: Path, out: Path, partition: int) ->
         raise SystemExit(f"kwct_ml.predict exited {process.returncode}: {stderr[-2000:]}")
     return {"seconds": round(seconds, 1), "sentences": parquet.count_rows(out),
             "peak_rss_mb_largest_process": round(peak_single / 2**20),
-            "peak_rss_mb_tree": round(peak_tree / 2**20)}
+            "peak_rss_mb_tree": round(peak_tree / 2**20),
+            "load_1min": [round(load_start, 1), round(os.getloadavg()[0], 1)]}
 
 
 def main(argv=None) -> int:
@@ -72,19 +89,27 @@ def main(argv=None) -> int:
     p.add_argument("--copies", type=int, default=1, help="repeat the articles K times")
     p.add_argument("--partition-size", type=int, default=256)
     p.add_argument("--model", help="model folder (default models/latest, else a temporary one)")
+    p.add_argument("--table", action="store_true", help="one CSV table of articles, not .txt files")
     args = p.parse_args(argv)
     result: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model, result["model"] = find_model(args.model, work)
-        result["articles"] = write_articles(args.limit, args.copies, work / "articles")
-        small = work / "small"
-        small.mkdir()
-        for path in sorted((work / "articles").glob("*.txt"))[:8]:
-            (small / path.name).write_bytes(path.read_bytes())
+        extra: tuple[str, ...] = ()
+        if args.table:
+            inputs, small = work / "ant.csv", work / "small.csv"
+            result["articles"] = write_table(args.limit, args.copies, inputs)
+            write_table(args.limit, 1, small, head=8)
+            extra = ("--unit", "article", "--id-column", "docno")
+        else:
+            inputs, small = work / "articles", work / "small"
+            result["articles"] = write_articles(args.limit, args.copies, inputs)
+            small.mkdir()
+            for path in sorted(inputs.glob("*.txt"))[:8]:
+                (small / path.name).write_bytes(path.read_bytes())
         for mode in MODES:
-            start = run_mode(mode, small, model, work / f"small_{mode}", args.partition_size)
-            run = run_mode(mode, work / "articles", model, work / f"out_{mode}", args.partition_size)
+            start = run_mode(mode, small, model, work / f"small_{mode}", args.partition_size, extra)
+            run = run_mode(mode, inputs, model, work / f"out_{mode}", args.partition_size, extra)
             rate = (run["sentences"]) / max(run["seconds"] - start["seconds"], 1e-9)
             result[mode] = {**run, "startup_seconds": start["seconds"],
                             "sentences_per_second": round(run["sentences"] / run["seconds"], 1),
@@ -96,7 +121,8 @@ def main(argv=None) -> int:
                                    / result["one"]["sentences_per_second"], 2)
     record("Scale-out: 1 process, --jobs 2, --scheduler local:2 (issue 15)",
            ["articles", "sentences", "one", "jobs2", "local2", "jobs2_vs_one", "local2_vs_one"],
-           result, note=f"partition size {args.partition_size}, copies {args.copies}")
+           result, note=f"partition size {args.partition_size}, copies {args.copies}, input "
+                        f"{'one CSV table' if args.table else '.txt files'}")
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import dataclasses
 import hashlib
 import json
@@ -36,9 +35,8 @@ from kwct_ml.inference.tagger import (
 from kwct_ml.io import limits, parquet
 from kwct_ml.io.atomic import atomic_open, lock_output
 from kwct_ml.io.discover import display_name
-from kwct_ml.io.encoding import open_text
 from kwct_ml.io.sources import ID_COLUMNS, ReadOptions, Source, discover, id_column_of
-from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows, records
+from kwct_ml.io.tables import FORMATS, RowFormatter, format_of, read_rows
 
 PROG = "kwct_ml.predict"
 #: Bad-input lines printed on stderr before the rest go to the errors file only.
@@ -55,8 +53,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"python -m {PROG}", description="Tag every sentence with a topic and a stance.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help=".txt file, directory (all .txt inside, recursively), .csv/.tsv/.jsonl table "
-                        "with a text column, or - for standard input")
+                   help=".txt file, directory (all .txt inside, recursively; without any, all "
+                        ".parquet: a dataset), .csv/.tsv/.jsonl/.parquet table with a text column, "
+                        "or - for standard input")
     p.add_argument("--output", "-o", default="-", metavar="OUT",
                    help="OUT.csv, OUT.tsv, OUT.jsonl or OUT.parquet (default: CSV on standard output); "
                         "with --scheduler, a Parquet dataset directory")
@@ -105,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on Dask: local:N (N worker processes here) or tcp://HOST:PORT "
                         "(docs/scale.md; needs the dask extra)")
     p.add_argument("--partition-size", type=int, default=256, metavar="N",
-                   help="with --scheduler: .txt files (or table rows) per partition")
+                   help="with --scheduler: .txt files, or rows of a table, per partition (a "
+                        "table's --article-column article is never cut apart; default %(default)s)")
     return p
 
 
@@ -277,7 +277,8 @@ def _run_parquet(args, read_opts, tagger, sources, titles, formatter, summary_fm
     """OUT.parquet: the run streams JSON lines to OUT.parquet.rows.jsonl (resumable as usual), then
     converts them to OUT.parquet atomically."""
     staged = argparse.Namespace(**{**vars(args), "output": f"{args.output}.rows.jsonl",
-                                   "errors": args.errors or f"{args.output}.errors.jsonl"})
+                                   "errors": args.errors or f"{args.output}.errors.jsonl",
+                                   "shown_output": args.output})
     if args.resume and Path(args.output).exists() and not Path(f"{staged.output}.partial").exists():
         print(f"{PROG}: {args.output} is already complete; nothing to resume", file=sys.stderr)
         return 0
@@ -436,7 +437,7 @@ def _tag(args, read_opts, tagger, sources, formatter, to_stdout, summary_fmt, bu
         else:
             errors_partial.unlink(missing_ok=True)
             errors_path.unlink(missing_ok=True)  # a stale log of an earlier run would mislead
-    where = "standard output" if to_stdout else str(out_path)
+    where = "standard output" if to_stdout else getattr(args, "shown_output", str(out_path))
     skipped = f"; {log.count} inputs skipped" if log.count else ""
     skipped += f"; {log.warnings} warnings" if log.warnings else ""
     skipped += f" (see {errors_path})" if skipped and errors_path else ""
@@ -479,11 +480,7 @@ def _count_documents(sources: list[Source], opts: ReadOptions) -> int:
         if source.kind != "table":
             total += 1
             continue
-        try:
-            with open_text(source.path, opts.encoding) as handle:
-                total += sum(1 for _ in records(handle, source.path, source.reader.fmt))
-        except (errors.KwctError, OSError, UnicodeDecodeError, csv.Error):
-            total += 1  # read for real, it is one error
+        total += source.reader.count(source, opts)
     return total
 
 

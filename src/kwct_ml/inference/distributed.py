@@ -1,7 +1,9 @@
 """``predict --scheduler``: tag partitions of the inputs on a Dask cluster into a Parquet dataset.
 
-The client only lists the inputs and cuts them into partitions of paths (``.txt`` files in groups
-of ``--partition-size``; each table file on its own); workers read their partition's files, load
+The client only lists the inputs and cuts them into partitions of paths: ``.txt`` files in groups
+of ``--partition-size``, and each table (CSV/TSV/JSONL/Parquet) in pieces of about
+``--partition-size`` rows (byte or row ranges that a worker plans by parsing the table once, never
+cutting an ``--article-column`` article apart). Workers read their partition's files, load
 the model once per process (``bundle.store.load_model``, so the sha256 is checked where it is
 unpickled), tag, and write ``OUT/part-NNNNN.parquet`` atomically, after the partition's errors
 file. A partition whose Parquet file exists is done: ``--resume`` skips it, and a retried task
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kwct_ml.errors import ConfigError, ModelError
@@ -53,7 +55,7 @@ class Partition:
 
 def partitions(sources: list[Source], size: int) -> list[Partition]:
     """Cut sources into partitions: consecutive ``.txt`` files ``size`` at a time, each other
-    input on its own (tables are read whole by one worker), in input order."""
+    input (a table, or a piece of one: ``plan_table``) on its own, in input order."""
     parts: list[Partition] = []
     group: list[Source] = []
     for source in sources:
@@ -92,6 +94,14 @@ def worker_tagger(path: str, sha256: str):
                              "model folder")
         _TAGGERS[key] = tagger
     return _TAGGERS[key]
+
+
+def plan_table(source: Source, read_opts: ReadOptions, size: int) -> tuple[list[Source], list[str], str]:
+    """On a worker: a table's unit decided from its first rows (as a plain run decides it), the
+    table cut into pieces of about ``size`` rows, and its own output columns; with why the unit."""
+    unit, why = source.reader.decide_unit(source, read_opts)
+    source = replace(source, unit=unit)
+    return source.reader.plan(source, read_opts, size), source.reader.columns(source, read_opts), why
 
 
 def tag_partition(part: Partition, job: Job) -> dict:
@@ -161,28 +171,32 @@ def run(args, read_opts: ReadOptions, result_columns: list[str], summary_fmt: st
     model_path = str(_model_folder(args.model).resolve())
     sha = read_manifest(model_path)["sha256"]
     sources, titles = discover(args.inputs)
-    own_columns: list[str] = []
-    for source in sources:
-        for col in source.reader.columns(source, read_opts):
-            if col not in own_columns:
-                own_columns.append(col)
-    columns = tuple(own_columns + result_columns)
-    parts = partitions(sources, args.partition_size)
-    fingerprint = checkpoint.fingerprint(sources, {
-        "args": [args.unit, args.text_column, args.id_column, args.encoding, args.explain,
-                 args.min_confidence, args.article_column, args.partition_size, list(columns)],
-        "model": sha})
-    done = _prepare(out, fingerprint, args.resume)
-    todo = [p for p in parts if p.index not in done]
-    if args.resume:
-        print(f"{PROG}: resuming: {len(parts) - len(todo)} of {len(parts)} partitions are done",
-              file=sys.stderr)
-    job = Job(model_path, sha, read_opts, batch.Options(args.encoding, args.explain,
-                                                        args.min_confidence,
-                                                        max_bytes=read_opts.max_bytes), str(out.resolve()),
-              columns)
-    if todo:
-        _submit(args, todo, job)
+    if out.exists() and any(out.iterdir()) and not args.resume:  # before starting a cluster
+        _prepare(out, "", False)
+    client, cluster = connect(args.scheduler)
+    try:
+        sources, own_columns = _plan(client, sources, read_opts, args.partition_size)
+        columns = tuple(own_columns + result_columns)
+        parts = partitions(sources, args.partition_size)
+        fingerprint = checkpoint.fingerprint(sources, {
+            "args": [args.unit, args.text_column, args.id_column, args.encoding, args.explain,
+                     args.min_confidence, args.article_column, args.partition_size, list(columns)],
+            "model": sha})
+        done = _prepare(out, fingerprint, args.resume)
+        todo = [p for p in parts if p.index not in done]
+        if args.resume:
+            print(f"{PROG}: resuming: {len(parts) - len(todo)} of {len(parts)} partitions are done",
+                  file=sys.stderr)
+        job = Job(model_path, sha, read_opts, batch.Options(args.encoding, args.explain,
+                                                            args.min_confidence,
+                                                            max_bytes=read_opts.max_bytes),
+                  str(out.resolve()), columns)
+        if todo:
+            _submit(args, client, todo, job)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
     errors_path = Path(args.errors) if args.errors else Path(f"{out}.errors.jsonl")
     log = _merge_errors(out, parts, errors_path, error_log)
@@ -216,26 +230,43 @@ def _prepare(out: Path, fingerprint: str, resume: bool) -> set[int]:
     return set()
 
 
-def _submit(args, todo: list[Partition], job: Job) -> None:
+def _plan(client, sources: list[Source], read_opts: ReadOptions,
+          size: int) -> tuple[list[Source], list[str]]:
+    """Sources with each table replaced by its pieces (planned on the workers, which read the
+    tables), and the own columns of all inputs in input order; prints each table's unit."""
+    tables = [k for k, source in enumerate(sources)
+              if source.error is None and not source.reader.in_worker]
+    futures = client.map(plan_table, [sources[k] for k in tables], read_opts=read_opts, size=size,
+                         pure=False)
+    planned = dict(zip(tables, client.gather(futures), strict=True))
+    expanded: list[Source] = []
+    own: list[str] = []
+    for k, source in enumerate(sources):
+        if k not in planned:
+            expanded.append(source)
+            continue
+        pieces, columns, why = planned[k]
+        expanded += pieces
+        own += [col for col in columns if col not in own]
+        print(f"{PROG}: unit: {Path(source.path).name}: {pieces[0].unit} per row ({why}); "
+              f"{len(pieces)} partition{'s' if len(pieces) > 1 else ''}", file=sys.stderr)
+    return expanded, own
+
+
+def _submit(args, client, todo: list[Partition], job: Job) -> None:
     """Run ``tag_partition`` on the cluster for ``todo``, with a progress bar over partitions."""
     distributed = _dask()
     from tqdm import tqdm
 
-    client, cluster = connect(args.scheduler)
-    try:
-        if cluster is None:
-            print(f"{PROG}: dashboard: {client.dashboard_link}", file=sys.stderr)
-        futures = [client.submit(tag_partition, part, job, pure=False) for part in todo]
-        show = args.progress if args.progress is not None else sys.stderr.isatty()
-        with tqdm(total=len(todo), unit=" partition", desc=PROG, disable=not show,
-                  file=sys.stderr) as bar:
-            for future in distributed.as_completed(futures):
-                future.result()  # a task's error (e.g. a refused model) is raised here
-                bar.update(1)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    if not str(args.scheduler).startswith("local:"):
+        print(f"{PROG}: dashboard: {client.dashboard_link}", file=sys.stderr)
+    futures = [client.submit(tag_partition, part, job, pure=False) for part in todo]
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    with tqdm(total=len(todo), unit=" partition", desc=PROG, disable=not show,
+              file=sys.stderr) as bar:
+        for future in distributed.as_completed(futures):
+            future.result()  # a task's error (e.g. a refused model) is raised here
+            bar.update(1)
 
 
 def _merge_errors(out: Path, parts: list[Partition], errors_path: Path, error_log):

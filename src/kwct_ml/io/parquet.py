@@ -1,4 +1,5 @@
-"""Parquet files of predict rows: a fixed schema per column list, written atomically, read back.
+"""Parquet files: predict rows written with a fixed schema (atomically) and read back, and
+Parquet inputs read as table records (whole, or a row range of a big file).
 
 Every file of a run gets the same schema (contract columns typed, own table columns as strings,
 explanations as JSON text, as in CSV), so the files of a partitioned run form one dataset.
@@ -8,9 +9,10 @@ Needs pyarrow (the ``dask`` extra); it is imported only when a Parquet file is w
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from kwct_ml.errors import ConfigError
+from kwct_ml.errors import ConfigError, DataError
 from kwct_ml.io.atomic import atomic_path
 from kwct_ml.io.tables import _cell as cell  # the CSV cell rule: JSON lists, true/false
 
@@ -112,3 +114,102 @@ def read_rows(path: str | Path, columns: list[str] | None = None) -> Iterator[di
         parquet_file = pa.parquet.ParquetFile(str(file))
         for batch in parquet_file.iter_batches(columns=columns):
             yield from batch.to_pylist()
+
+
+# --------------------------------------------------------------------------- Parquet inputs
+
+#: Rows decoded at a time when reading an input (bounds memory whatever the row-group size).
+READ_BATCH_ROWS = 1024
+UNREADABLE_HINT = "check that it is a complete Parquet file (re-export it)"
+
+
+@dataclass(frozen=True)
+class RowRange:
+    """Rows [start, end) of a Parquet input (0-based): one piece of a big file."""
+
+    start: int
+    end: int
+
+    @property
+    def index(self) -> int:
+        """Rows before the piece (the table reader numbers rows from 0)."""
+        return self.start
+
+
+def _open_input(path: str | Path):
+    pa = pyarrow()
+    try:
+        return pa.parquet.ParquetFile(str(path))
+    except (OSError, ValueError, pa.lib.ArrowException) as exc:
+        raise DataError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", path,
+                        fix=UNREADABLE_HINT) from None
+
+
+def column_names(path: str | Path) -> list[str]:
+    """Column names of a Parquet input (from its footer); none when unreadable (reading says why)."""
+    try:
+        return list(_open_input(path).schema_arrow.names)
+    except DataError:
+        return []
+
+
+def _plain(value):
+    """A cell as a JSON value (so every output format can hold it): dates as ISO text, bytes
+    decoded, other non-JSON types as their text."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def records(path: str | Path, piece: RowRange | None = None) -> Iterator[tuple[int, dict]]:
+    """(row number from 1, record) of a Parquet input, or of ``piece``; reads only the row
+    groups the piece overlaps. An unreadable file raises ``DataError``."""
+    pa = pyarrow()
+    handle = _open_input(path)
+    meta = handle.metadata
+    first, end = (piece.start, piece.end) if piece is not None else (0, meta.num_rows)
+    row = 0
+    try:
+        for group in range(meta.num_row_groups):
+            n = meta.row_group(group).num_rows
+            if row >= end:
+                break
+            if row + n > first:
+                at = row
+                for batch in handle.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=[group]):
+                    lo, hi = max(first - at, 0), min(end - at, batch.num_rows)
+                    for k, record in enumerate(batch.slice(lo, max(hi - lo, 0)).to_pylist()):
+                        yield at + lo + k + 1, {key: _plain(v) for key, v in record.items()}
+                    at += batch.num_rows
+            row += n
+    except (OSError, ValueError, pa.lib.ArrowException) as exc:
+        raise DataError(f"unreadable Parquet data ({str(exc).splitlines()[0]}); rest of the file "
+                        "skipped", path, fix=UNREADABLE_HINT) from None
+
+
+def row_ranges(path: str | Path, size: int, article_column: str | None = None) -> list[RowRange] | None:
+    """Row ranges of about ``size`` rows, never cutting between two rows of one ``article_column``
+    value (``batch._chunks``' rule); None when the file fits in one range or is unreadable."""
+    try:
+        handle = _open_input(path)
+        n = handle.metadata.num_rows
+        if n <= size:
+            return None
+        if not article_column:
+            return [RowRange(a, min(a + size, n)) for a in range(0, n, size)]
+        values = [str(v or "") for v in handle.read(columns=[article_column]).column(0).to_pylist()]
+    except (DataError, OSError, ValueError, KeyError):
+        return None
+    starts = [0]
+    for i in range(1, n):
+        if i - starts[-1] >= size and values[i] != values[i - 1]:
+            starts.append(i)
+    if len(starts) < 2:
+        return None
+    return [RowRange(a, b) for a, b in zip(starts, starts[1:] + [n], strict=True)]

@@ -2,7 +2,9 @@
 
 ``READERS`` maps a suffix (``-`` is standard input) to its reader; adding an input format is one
 reader class and one entry. A directory stands for the files inside it, recursively, whose reader
-reads folders (``.txt``). Readers yield ``Document`` (text in hand), ``TextFile`` (read where it is
+reads folders (``.txt``); a directory without such files is a dataset of the files whose reader
+reads datasets (``.parquet``). A big table can be cut into pieces (``Reader.plan``) that separate
+workers read (``--scheduler``). Readers yield ``Document`` (text in hand), ``TextFile`` (read where it is
 tagged, in a worker process) and ``Skipped`` (a record for the errors log).
 """
 
@@ -10,11 +12,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kwct_ml.errors import DataError
-from kwct_ml.io import limits, tables
+from kwct_ml.io import limits, parquet, slices, tables
 from kwct_ml.io.discover import display_name, walk_files
 from kwct_ml.io.encoding import (
     ENCODING_HINT,
@@ -22,8 +24,8 @@ from kwct_ml.io.encoding import (
     check_not_html,
     decode,
     html_evidence,
+    judge_file,
     open_decided,
-    open_text,
     read_text,
 )
 from kwct_ml.text.segment import segment, segment_lines
@@ -158,6 +160,8 @@ class Source:
     stream: object = field(default=None, compare=False)  # standard input (bytes)
     #: The unit decided for this input (``Reader.decide_unit``); None: ``--unit`` or the default.
     unit: str | None = None
+    #: Only this piece of the table (``Reader.plan``: a byte or row range with its first index).
+    piece: slices.Slice | parquet.RowRange | None = None
 
     @property
     def kind(self) -> str:
@@ -174,6 +178,7 @@ class Reader:
     kind = ""
     default_unit = "article"
     from_folders = False  # a directory INPUT includes these files
+    dataset = False  # a directory INPUT without from_folders files is a dataset of these files
     in_worker = False  # entries are TextFile, read in the worker
 
     def columns(self, source: Source, opts: ReadOptions) -> list[str]:
@@ -188,6 +193,10 @@ class Reader:
 
     def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
         raise NotImplementedError
+
+    def plan(self, source: Source, opts: ReadOptions, size: int) -> list[Source]:
+        """``source`` cut into pieces of about ``size`` rows that can be read apart (here: whole)."""
+        return [source]
 
 
 def unit_of(source: Source, opts: ReadOptions) -> str:
@@ -262,34 +271,71 @@ class TableReader(Reader):
     def _sample(self, source: Source, opts: ReadOptions) -> list[str]:
         """The first UNIT_SAMPLE_ROWS non-empty text cells (none when unreadable: ``read`` says why)."""
         texts: list[str] = []
+        handle = None
         try:
-            with open_text(source.path, opts.encoding) as handle:
-                for _, record in tables.records(handle, source.path, self.fmt):
-                    if isinstance(record, DataError):
-                        continue
-                    text = record.get(opts.text_column)
-                    if text is not None and str(text).strip():
-                        texts.append(str(text))
-                        if len(texts) == UNIT_SAMPLE_ROWS:
-                            break
+            handle, rows, _ = self._records(source, opts)
+            for _, record in rows:
+                if isinstance(record, DataError):
+                    continue
+                text = record.get(opts.text_column)
+                if text is not None and str(text).strip():
+                    texts.append(str(text))
+                    if len(texts) == UNIT_SAMPLE_ROWS:
+                        break
         except (DataError, OSError, UnicodeDecodeError, csv.Error):
             pass
+        finally:
+            if handle is not None:
+                handle.close()
         return texts
+
+    def count(self, source: Source, opts: ReadOptions) -> int:
+        """Records of the table (for a progress bar); 1 when unreadable (reading it is one error)."""
+        handle = None
+        try:
+            handle, rows, _ = self._records(source, opts)
+            return sum(1 for _ in rows)
+        except (DataError, OSError, UnicodeDecodeError, csv.Error):
+            return 1
+        finally:
+            if handle is not None:
+                handle.close()
+
+    def _records(self, source: Source, opts: ReadOptions):
+        """(handle to close or None, its (line, record) pairs, the encoding note to log or None):
+        the table, or its piece (the first piece logs the note)."""
+        if source.piece is not None:
+            note = judge_file(source.path, opts.encoding).note if source.piece.index == 0 else None
+            return None, slices.records(source.path, self.fmt, source.piece), note
+        handle, decision = open_decided(source.path, opts.encoding)
+        return handle, tables.records(handle, source.path, self.fmt), decision.note
+
+    def _has_columns(self, source: Source, opts: ReadOptions) -> bool:
+        names = tables.header(source.path, self.fmt, opts.encoding) or []
+        return all(col in names for col in (opts.text_column, opts.id_column, opts.article_column) if col)
+
+    def plan(self, source: Source, opts: ReadOptions, size: int) -> list[Source]:
+        """Byte ranges of about ``size`` records, an article's rows never apart (``io/slices``);
+        whole when the table lacks a named column (reading it says so once)."""
+        if not self._has_columns(source, opts):
+            return [source]
+        pieces = slices.plan(source.path, self.fmt, opts.encoding, size, opts.article_column)
+        return [replace(source, piece=piece) for piece in pieces] if pieces else [source]
 
     def read(self, source: Source, opts: ReadOptions) -> Iterator[Entry]:
         path = source.path
         unit = unit_of(source, opts)
-        stem = Path(path).stem
+        stem = source.doc_id or Path(path).stem
         handle = None
         line = 0
         try:
-            handle, decision = open_decided(path, opts.encoding)
-            if decision.note:
-                yield Skipped(warning_record(path, decision.note))
+            handle, rows, note = self._records(source, opts)
+            if note:
+                yield Skipped(warning_record(path, note))
             mapping: dict[str, str] | None = None
             id_col = None
-            index = 0
-            for line, record in tables.records(handle, path, self.fmt):
+            index = source.piece.index if source.piece is not None else 0
+            for line, record in rows:
                 if isinstance(record, DataError):
                     yield Skipped(error_record(record))
                     continue
@@ -297,7 +343,8 @@ class TableReader(Reader):
                     if opts.text_column not in record:
                         raise DataError(f"no text column {opts.text_column!r} (columns: "
                                         f"{', '.join(map(str, record))})", path,
-                                        line if self.fmt == "jsonl" else 1, fix="pass --text-column NAME")
+                                        1 if self.fmt in ("csv", "tsv") else line,
+                                        fix="pass --text-column NAME")
                     if opts.id_column and opts.id_column not in record:
                         raise DataError(f"no id column {opts.id_column!r}", path, line,
                                         fix="pass --id-column NAME or leave it out")
@@ -356,6 +403,36 @@ def _json_type(value) -> str:
         type(value), type(value).__name__)
 
 
+class ParquetReader(TableReader):
+    """``.parquet`` (a file, or each file of a dataset directory): rows as in a CSV/TSV/JSONL table,
+    ``line`` being the row number; big files are cut into row ranges. Needs pyarrow."""
+
+    dataset = True
+
+    def __init__(self):
+        super().__init__("parquet")
+
+    def columns(self, source: Source, opts: ReadOptions) -> list[str]:
+        return list(_renamed(parquet.column_names(source.path), opts.reserved).values())
+
+    def _records(self, source: Source, opts: ReadOptions):
+        return None, parquet.records(source.path, source.piece), None
+
+    def count(self, source: Source, opts: ReadOptions) -> int:
+        return max(parquet.count_rows(source.path) if parquet.column_names(source.path) else 1, 1)
+
+    def _has_columns(self, source: Source, opts: ReadOptions) -> bool:
+        names = parquet.column_names(source.path)
+        return all(col in names for col in (opts.text_column, opts.id_column, opts.article_column) if col)
+
+    def plan(self, source: Source, opts: ReadOptions, size: int) -> list[Source]:
+        """Row ranges of about ``size`` rows, an article's rows never apart."""
+        if not self._has_columns(source, opts):
+            return [source]
+        pieces = parquet.row_ranges(source.path, size, opts.article_column)
+        return [replace(source, piece=piece) for piece in pieces] if pieces else [source]
+
+
 class _Refused(Reader):
     """An INPUT refused while discovering (missing, unsupported, empty folder)."""
 
@@ -371,6 +448,7 @@ READERS: dict[str, Reader] = {
     ".csv": TableReader("csv"),
     ".tsv": TableReader("tsv"),
     ".jsonl": TableReader("jsonl"),
+    ".parquet": ParquetReader(),
     "-": StdinReader(),
 }
 _REFUSED = _Refused()
@@ -405,6 +483,7 @@ def discover(inputs: list[str], stdin=None) -> tuple[list[Source], dict[str, str
     titles: dict[str, str] = {}
     title_cache: dict[Path, dict[str, str]] = {}
     in_folders = [suffix for suffix, reader in READERS.items() if reader.from_folders]
+    in_datasets = [suffix for suffix, reader in READERS.items() if reader.dataset]
     file_suffixes = ", ".join(s for s in READERS if s != "-")
 
     def add_file(path: Path, doc_id: str) -> None:
@@ -427,10 +506,16 @@ def discover(inputs: list[str], stdin=None) -> tuple[list[Source], dict[str, str
             sources.append(Source(READERS["-"], "-", "stdin", stream=stdin))
         elif path.is_dir():
             files, unread = walk_files(path, in_folders)
+            if not files:  # a dataset: its data files (names starting with . or _ are not data)
+                files, unread = walk_files(path, in_datasets)
+                files = [p for p in files
+                         if not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)]
             sources += [_refused(str(entry.path), entry.error, entry.fix) for entry in unread]
             if not files:
-                sources.append(_refused(arg, f"directory has no {'/'.join(in_folders)} files",
-                                        f"point at a folder of {'/'.join(in_folders)} articles"))
+                kinds = "/".join(in_folders + in_datasets)
+                sources.append(_refused(arg, f"directory has no {kinds} files",
+                                        f"point at a folder of {'/'.join(in_folders)} articles or a "
+                                        f"{'/'.join(in_datasets)} dataset"))
             for file in files:
                 add_file(file, display_name(file.relative_to(path).with_suffix("").as_posix()))
         elif not path.exists():
