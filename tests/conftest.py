@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,11 @@ settings.register_profile("dev", derandomize=False, print_blob=True, deadline=No
                           suppress_health_check=[HealthCheck.too_slow])
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)
+
+# A suite started from a shell that ignores Ctrl-C (a background job) would pass SIG_IGN on to the
+# child processes that the signal tests interrupt; they must start with Python's own handler.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def examples(n: int) -> int:

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from kwct_ml import lifeline
+from kwct_ml import errors, lifeline
 from kwct_ml.errors import DataError
 from kwct_ml.inference.tagger import Span, Tagger
 from kwct_ml.io.sources import (
@@ -234,15 +234,23 @@ def ordered_results(items: Iterator[WorkItem], jobs: int, tagger: Tagger, opts: 
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(jobs, initializer=init_worker,
-                               initargs=(tagger, opts, True, os.getpid()))
+    # The executor's bookkeeping (starting its thread and workers, shutting down) is not safe to
+    # interrupt on Python 3.11: a Ctrl-C there left it half-started ("cannot join thread before it
+    # is started"). Signals are held there and arrive while waiting on results. Shutdown always
+    # waits for the calls in flight: a manager thread still running at exit raced the interpreter's
+    # own executor cleanup ("Bad file descriptor" traceback after "interrupted").
+    with errors.signals_deferred():
+        pool = ProcessPoolExecutor(jobs, initializer=init_worker,
+                                   initargs=(tagger, opts, True, os.getpid()))
     window: deque = deque()
     try:
         for group in _batches(items, ITEMS_PER_CALL):
-            window.append(pool.submit(process_many, group))
+            with errors.signals_deferred():
+                window.append(pool.submit(process_many, group))
             if len(window) >= 2 * jobs:
                 yield from window.popleft().result()
         while window:
             yield from window.popleft().result()
     finally:
-        pool.shutdown(wait=not window, cancel_futures=True)
+        with errors.signals_deferred():
+            pool.shutdown(wait=True, cancel_futures=True)
