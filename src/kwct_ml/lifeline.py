@@ -9,6 +9,7 @@ fires when the parent *thread* that started the worker ends, and pools start wor
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -37,3 +38,11 @@ def die_with_parent(parent: int | None = None) -> None:
         os._exit(1)
     _watching = os.getpid()
     threading.Thread(target=_watch, args=(parent,), name="kwct-lifeline", daemon=True).start()
+
+
+def become_worker(parent: int) -> None:
+    """Set up a pool worker of ``parent``: interrupts are the parent's to handle (Ctrl-C reaches
+    every process of a terminal's job; SIGTERM keeps its default), and the worker dies with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)

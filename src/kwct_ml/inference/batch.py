@@ -7,7 +7,6 @@ items and a checkpoint's item count means the same thing when a run is resumed.
 from __future__ import annotations
 
 import os
-import signal
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -108,9 +107,7 @@ def init_worker(tagger: Tagger, opts: Options, in_child: bool = True, parent: in
     pool to stop) and exits when ``parent`` dies (a SIGKILLed run must not leave workers behind)."""
     _WORKER["tagger"], _WORKER["opts"] = tagger, opts
     if in_child:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        lifeline.die_with_parent(parent)
+        lifeline.become_worker(parent)
 
 
 def _spans(doc: Document) -> list[Span]:

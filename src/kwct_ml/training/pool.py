@@ -25,13 +25,11 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BL
 
 
 def _init_worker(threads: int, parent: int) -> None:
-    lifeline.die_with_parent(parent)  # a SIGKILLed train cannot stop its workers: they watch it
     for var in THREAD_VARS:  # for libraries loaded later
         os.environ.setdefault(var, str(threads))
     from threadpoolctl import threadpool_limits  # and those already loaded (forked from the
     threadpool_limits(threads)                   # parent: numpy and scikit-learn are loaded)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    lifeline.become_worker(parent)  # a SIGKILLed train cannot stop its workers: they watch it
     # workers start with SIGINT blocked (see ordered_map); a Ctrl-C pending from start-up is dropped
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
 
