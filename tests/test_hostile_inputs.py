@@ -155,6 +155,32 @@ def test_a_table_with_one_bad_byte_after_64kb_is_read_whole_and_reported(model_d
     assert len(warning) == 1 and str(path) in warning[0] and "first on line 902" in warning[0]
 
 
+def test_a_control_character_deep_in_a_table_is_kept_and_reported_not_binary(model_dir, tmp_path,
+                                                                             monkeypatch):
+    """Before: the whole table skipped as 'looks binary (control character U+0002)' (the full ANT
+    corpus has one U+0002, in row 9,346 of 31,457). A binary file shows in its first block."""
+    monkeypatch.setattr(encoding, "BLOCK_BYTES", 4096)  # the byte is past the first block
+    path = _big_table(tmp_path, b"last," + SUPPORT.encode() + b"\x02\n")
+    out = tmp_path / "o.csv"
+    code, err = run_predict(model_dir, path, "-o", out, "--unit", "sentence")
+    assert_clean(err)
+    assert code == 0, err
+    rows = read_csv(out)
+    assert len(rows) == 901 and rows.text.iloc[-1].startswith(SUPPORT)
+    warning = [line for line in err.splitlines() if ": warning: " in line]
+    assert len(warning) == 1 and "1 control character kept" in warning[0], err
+    assert "U+0002 on line 902" in warning[0]
+
+
+def test_a_control_character_in_a_tables_first_block_is_still_binary(model_dir, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"id,text\nr1," + SOLIDARITY.encode() + b"\x02\n")
+    out = tmp_path / "o.csv"
+    code, err = run_predict(model_dir, path, "-o", out, "--unit", "sentence")
+    assert_clean(err)
+    assert code == 1 and "looks binary (control character U+0002)" in err, err
+
+
 def test_a_windows_1256_table_whose_first_64kb_are_ascii_is_windows_1256(model_dir, tmp_path):
     """Before: judged UTF-8 from its ASCII head, then 'undecodable bytes' at the first Arabic row."""
     ascii_rows = "".join(f"r{i},note {i}\n" for i in range(7000))

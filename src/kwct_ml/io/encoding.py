@@ -120,6 +120,8 @@ class _Utf8Evidence:
     bad: int = 0  # invalid UTF-8 sequences
     cut: bool = False  # the input ends inside a character
     first_bad: tuple[int, int] | None = None  # (byte offset, line) of the first bad sequence
+    controls: int = 0  # control characters after the first block (kept: the head shows text)
+    first_control: tuple[str, int] | None = None  # (character, line) of the first of them
 
 
 def _utf8_evidence(blocks: Iterable[bytes], path) -> _Utf8Evidence:
@@ -139,7 +141,14 @@ def _utf8_evidence(blocks: Iterable[bytes], path) -> _Utf8Evidence:
                 if found.first_bad is None:
                     found.first_bad = (offset + exc.start, line + text.count("\n", 0, text.find("\ufffd")))
             found.valid -= bad
-        _refuse_binary(block, text, path, line)
+        if line == 1:  # a binary file shows in its head; a stray control byte in row 9,346 does not
+            _refuse_binary(block, text, path, line)  # make a 200 MB table binary
+        else:
+            controls = _CONTROL.findall(text)
+            if controls and found.first_control is None:
+                at = _CONTROL.search(text).start()
+                found.first_control = (controls[0], line + text.count("\n", 0, at))
+            found.controls += len(controls)
         found.valid += len(text) - len(text.encode("ascii", "ignore"))
         offset += len(block)
         line += block.count(b"\n")
@@ -180,10 +189,15 @@ def _judge(blocks: Callable[[], Iterable[bytes]], path, bom: bool = False) -> De
     ``bom``: a UTF-8 BOM was seen, so UTF-8 it is."""
     utf8 = _utf8_evidence(blocks(), path)
     codec = "utf-8-sig" if bom else "utf-8"
+    controls = []
+    if utf8.controls:
+        character, line = utf8.first_control
+        controls.append(f"{utf8.controls} control character{'s' if utf8.controls > 1 else ''} kept "
+                        f"in the text (first U+{ord(character):04X} on line {line})")
     if not utf8.bad and not utf8.cut:
-        return Decision(codec)
+        return Decision(codec, note="read as UTF-8; " + controls[0] if controls else None)
     if bom or utf8.valid > UTF8_MAJORITY * utf8.bad or not utf8.bad:
-        parts = []
+        parts = controls
         if utf8.bad:
             parts.append(f"{utf8.bad} invalid UTF-8 byte sequence{'s' if utf8.bad > 1 else ''} "
                          f"replaced by U+FFFD (first on line {utf8.first_bad[1]})")
