@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -224,3 +225,93 @@ def test_scanner_is_not_pickled_and_is_rebuilt(arabic_sentences):
     assert "_scanner" not in back.__dict__
     text = [arabic_sentences["condemnation"]]
     np.testing.assert_array_equal(back.transform(text).toarray(), _regex_scan(cf, text))
+
+
+def _columns_and_patterns():
+    cues = load_cues()
+    columns = [cues[task][label] for task, labels in TASKS.items() for label in labels]
+    return columns, [compile_cues(c) for c in columns]
+
+
+#: Clitic and article forms a cue's first word can take in text (which of them a cue accepts is
+#: the regex's business: the scanner must agree with ``finditer`` on each).
+_CLITICS = ["", "و", "ف", "ب", "ل", "س", "ال", "لل", "وال", "بال", "وبال", "فلل", "ولل", "كال", "وب"]
+
+
+def test_multi_word_cues_in_every_clitic_form_count_what_finditer_counts():
+    """A multi-word cue is tried in the sentence only where its first word (with its clitics) is
+    the whole word and the next word begins with its second: every clitic form of every
+    multi-word cue of the lexicon, with and without a suffix on the next word, in a sentence."""
+    columns, patterns = _columns_and_patterns()
+    starts = [core_starts(c) for c in columns]
+    scanner = CueScanner(patterns, starts)
+    fired_in_context = 0
+    for cue in {normalize(c["cue"] if isinstance(c, dict) else c) for cs in columns for c in cs}:
+        if " " not in cue:
+            continue
+        first, rest = cue.split(" ", 1)
+        bare = first[2:] if first.startswith("ال") and len(first) > 4 else first
+        for clitic in _CLITICS:
+            for suffix in ("", "ها"):
+                text = normalize(f"وقال المتحدث إن {clitic}{bare} {rest}{suffix} مستمر منذ أمس")
+                expected = {j: n for j, p in enumerate(patterns) if (n := count_matches(p, text))}
+                assert scanner.counts(text) == expected, text
+                fired_in_context += any(count_matches(p, f"{clitic}{bare} {rest}{suffix}")
+                                        for p, c in zip(patterns, columns, strict=True))
+    assert fired_in_context > 200  # the forms do reach the multi-word alternatives
+
+
+@pytest.mark.parametrize(("text", "column"), [
+    ("أعربت الكويت عن بالغ القلق إزاء الأوضاع في المنطقة", "cue:stance=concern"),  # 'القلق' alone is a cue
+    ("انفجرت سيارة مفخخة قرب مركز للشرطة في بغداد", "cue:topic=terror_attack"),    # 'مفخخه' alone is a cue
+    ("وشدد على تجفيف منابع التمويل للجماعات المتطرفة", "cue:topic=terror_financing"),
+])
+def test_a_cue_inside_a_longer_match_of_its_own_column_counts_once(text, column):
+    """A word that is a cue on its own but lies inside a multi-word match of the same column (a
+    match that runs past its first word) is not counted again, as ``finditer`` does not."""
+    cf = CueFeatures(sublinear=False).fit()
+    j = list(cf.get_feature_names_out()).index(column)
+    assert cf.transform([text]).toarray()[0, j] == 1 == count_matches(cf.patterns_[j], normalize(text))
+
+
+#: Regex constructs the lexicon does not use today: any character, negated and ranged classes, a
+#: bounded repeat, word boundaries, lookarounds past the word, an unbounded tail, IGNORECASE.
+_CONSTRUCTS = [
+    r"(?<!\w)(?:[وف])?(?:ال)?مجلس الامن",
+    r"(?<!\w)(?:[وف])?هجوم\w* (?:علي|ضد)",
+    r"(?<!\w)(?:(?<!حي )تضامن(?!\w* الاجتماعي)|قلق{1,2}\b)",
+    r"(?<!\w)ب.ل",
+    r"(?<!\w)ال[^ .]ه",
+    r"(?<!\w)و[^ ]ب",
+    r"(?<!\w)[ا-ي]ب(?=\w)",
+    r"(?<!\w)(?:لا|لن)(?: |،)(?:بد|يمت)",
+    r"(?<!\w)(?:x|X)y(?!\w)",
+]
+#: One text per construct where a match runs past its first word or depends on a neighbour.
+_CONSTRUCT_EXAMPLES = [["و", "مجلس", " ", "الامن"], ["هجوم", "ه", " ", "علي"], ["حي ", "تضامن"],
+                       ["تضامن", " ", "الاجتماعي"], ["ب", " ", "ل"], ["ال", "،", "ه"], ["و", "،", "ب"],
+                       ["لا", "،", "بد"], ["X", "Y", " ", "Z"], ["قلق", "ق"]]
+
+
+def _constructs_agree(text: str) -> None:
+    patterns = [re.compile(p) for p in _CONSTRUCTS] + [re.compile(r"(?<!\w)xy z", re.IGNORECASE)]
+    expected = [count_matches(p, text) for p in patterns]
+    assert _scanned(patterns, [None] * len(patterns), text) == expected
+    heads = [frozenset({"مجل"}), frozenset({"هجو"})] + [None] * (len(patterns) - 2)
+    assert _scanned(patterns, heads, text) == expected
+
+
+@pytest.mark.parametrize("pieces", _CONSTRUCT_EXAMPLES)
+def test_scanner_reads_regex_constructs_beyond_the_lexicon(pieces):
+    """Whatever a column's regex holds, a column is either decided by the word or tried in the
+    sentence: counts equal ``finditer``'s (with and without head sets, and a case-blind regex)."""
+    text = "".join(pieces)
+    _constructs_agree(text)
+
+
+@settings(max_examples=examples(80), deadline=None)
+@given(st.lists(st.sampled_from(["ال", "و", "ب", "مجلس", " ", "الامن", "هجوم", "علي", "ضد", "حي ", "تضامن",
+                                 "الاجتماعي", "قلق", "،", "لا", "لن", "بد", "يمت", "ه", "x", "X", "y", "Y",
+                                 "ل", ".", "\n", "z", "Z"]), max_size=25))
+def test_scanner_reads_regex_constructs_in_generated_text(pieces):
+    _constructs_agree("".join(pieces))
