@@ -1,11 +1,13 @@
 """Where predict's time goes (issue 20): sentences/s of each scoring stage on ANT sentences.
 
 Prints a markdown table (CPU seconds of this process, median of rounds): each stage of
-``python -m kwct_ml.predict``'s tagging in turn, then the whole tagging of work items as predict
-makes it, and fastText (topic, and topic + stance, one sentence at a time, trained on data/) on the
-same sentences in the same run when it is installed. ``--markdown FILE`` also writes the table
-into FILE between the ``<!-- stages:begin -->`` and ``<!-- stages:end -->`` lines (docs/benchmarks.md).
-Works against older checkouts too (``PYTHONPATH=OLD/src``): stages they lack are left out.
+``python -m kwct_ml.predict``'s tagging in turn (the char and cue blocks also with their word
+caches emptied before each round: on a new corpus most words are new), then the whole tagging of
+work items as predict makes it, and fastText (topic, and topic + stance, one sentence at a time,
+trained on data/) on the same sentences in the same run when it is installed. ``--markdown FILE``
+also writes the table into FILE between the ``<!-- stages:begin -->`` and ``<!-- stages:end -->``
+lines (docs/benchmarks.md). Works against older checkouts too (``PYTHONPATH=OLD/src``): stages
+they lack are left out.
 """
 
 from __future__ import annotations
@@ -67,6 +69,20 @@ def _fasttext_stages(texts: list[str]) -> list:
              lambda: [fasttext_predict(m, texts) for m in models])]
 
 
+def _cold_char(char, texts: list[str]):
+    """The char block with its word cache emptied first: every word of ``texts`` is new."""
+    char.__dict__.pop("_table", None)
+    return char.transform(texts)
+
+
+def _cold_cues(cues, texts: list[str]):
+    """The cue block with its scanner's memo emptied first (the scanner itself is kept)."""
+    memo = getattr(cues.__dict__.get("_scanner"), "memo", None)
+    if memo is not None:
+        memo.clear()
+    return cues.transform(texts)
+
+
 def stages(model, articles: list[str], texts: list[str], groups: list[int]) -> list:
     """(name, callable) of every stage this checkout has."""
     from kwct_ml.inference import batch
@@ -82,9 +98,12 @@ def stages(model, articles: list[str], texts: list[str], groups: list[int]) -> l
     char, cues = blocks["char"], blocks.get("cues")
     out = [("segment ANT articles", lambda: [segment(a) for a in articles]),
            ("normalise (project)", lambda: [normalize(t) for t in texts]),
-           ("char TF-IDF transform, one batch (warm word cache)", lambda: char.transform(texts))]
+           ("char TF-IDF transform, one batch (warm word cache)", lambda: char.transform(texts)),
+           ("char TF-IDF transform, one batch (cold word cache)", lambda: _cold_char(char, texts))]
     if cues is not None:
         out.append(("cue features (CueFeatures.transform), one batch", lambda: cues.transform(texts)))
+        out.append(("cue features (CueFeatures.transform), one batch (cold memo)",
+                    lambda: _cold_cues(cues, texts)))
     out += [("per-task pipelines, one batch", lambda: [model.predict(t, texts, groups) for t in model.tasks]),
             ("stacked predict_tasks, one batch", lambda: model.predict_tasks(texts, groups)),
             (f"stacked predict_tasks, {batch.ARTICLE_ROWS_PER_ITEM}-article calls (one work item)",

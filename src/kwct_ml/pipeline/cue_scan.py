@@ -12,6 +12,7 @@ column (tests/test_lexicon.py).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from itertools import compress
@@ -192,17 +193,22 @@ def _requirement(path) -> Need | None:
     return tuple(runs), texts, whole and complete, follow
 
 
-def _read(pattern: re.Pattern) -> tuple[bool, list[Need]]:
+def _read(pattern: re.Pattern) -> tuple[bool, tuple[Need, ...]]:
     """(has word-local alternatives, the needs of the others) of one column's regex."""
-    anything: Need = ((), frozenset({""}), False, "")
     if pattern.flags & _OPAQUE_FLAGS or not isinstance(pattern.pattern, str):
-        return True, [anything]
+        return True, (((), frozenset({""}), False, ""),)
+    return _read_source(pattern.pattern, pattern.flags)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_source(source: str, flags: int) -> tuple[bool, tuple[Need, ...]]:
+    """``_read`` of a regex's source (each task's cue block holds the same patterns: read once)."""
     try:
-        paths = _paths(_parser.parse(pattern.pattern, pattern.flags))
+        paths = _paths(_parser.parse(source, flags))
     except _Opaque:
-        return True, [anything]
+        return True, (((), frozenset({""}), False, ""),)
     needs = [_requirement(path) for path in paths]
-    return any(need is None for need in needs), [need for need in needs if need is not None]
+    return any(need is None for need in needs), tuple(need for need in needs if need is not None)
 
 
 class CueScanner:
