@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-SCRIPTS = ["mawqif.py", "ant_topic.py", "throughput.py", "predict_speed.py", "normalize_speed.py"]
+SCRIPTS = ["mawqif.py", "ant_topic.py", "throughput.py", "predict_speed.py", "normalize_speed.py",
+           "cue_scan.py"]
 
 
 @pytest.mark.slow
