@@ -23,9 +23,8 @@ from re import _parser
 #: ``(?<!\w)`` and a letter), and a match decided by the word alone ends inside it.
 WORD = re.compile(r"\w+")
 _WORD_CHAR = re.compile(r"\w")
-#: Longest clitic prefix before a core ('وبال', 'فلل'): a core starts within this many characters.
-MAX_PREFIX = 4
-#: Cores are recognised by their first letters before the regex is tried.
+#: Letters of a core's head in ``CueFeatures.starts_`` (``cues.core_starts``; the scanner reads
+#: which words a column may match from its regex instead).
 HEAD = 3
 #: Distinct words remembered; past this the memo starts again (bounded memory on huge runs).
 MEMO_LIMIT = 1 << 20
@@ -193,50 +192,70 @@ def _requirement(path) -> Need | None:
     return tuple(runs), texts, whole and complete, follow
 
 
-def _read(pattern: re.Pattern) -> tuple[bool, tuple[Need, ...]]:
-    """(has word-local alternatives, the needs of the others) of one column's regex."""
-    if pattern.flags & _OPAQUE_FLAGS or not isinstance(pattern.pattern, str):
-        return True, (((), frozenset({""}), False, ""),)
-    return _read_source(pattern.pattern, pattern.flags)
+#: How a column's regex is read: (texts a word must begin with for one of its word-local
+#: alternatives to match at its start, the needs of its other alternatives).
+Reading = tuple[frozenset[str], tuple[Need, ...]]
+#: A regex that is not read: any word may match it, and only in the sentence.
+_ANYWHERE: Reading = (frozenset({""}), (((), frozenset({""}), False, ""),))
+
+
+@functools.lru_cache(maxsize=8)
+def _index(sources: tuple[tuple[str, int], ...]) -> dict[str, tuple[frozenset[int], tuple]]:
+    """``CueScanner.by_text`` of the regexes with these (source, flags), built once per process
+    (the topic and stance cue blocks hold the same patterns); never changed once built."""
+    columns: dict[str, set[int]] = {}
+    needs: dict[str, list[tuple[int, Need]]] = {}
+    for j, (source, flags) in enumerate(sources):
+        local, column_needs = _read(source, flags)
+        for text in local:
+            columns.setdefault(text, set()).add(j)
+        for need in column_needs:
+            for text in need[1]:
+                needs.setdefault(text, []).append((j, need))
+    return {text: (frozenset(columns.get(text, ())), tuple(needs.get(text, ())))
+            for text in columns.keys() | needs.keys()}
+
+
+def _read(source, flags: int) -> Reading:
+    """How one column's regex is read (``Reading``)."""
+    if flags & _OPAQUE_FLAGS or not isinstance(source, str):
+        return _ANYWHERE
+    return _read_source(source, flags)
 
 
 @functools.lru_cache(maxsize=256)
-def _read_source(source: str, flags: int) -> tuple[bool, tuple[Need, ...]]:
+def _read_source(source: str, flags: int) -> Reading:
     """``_read`` of a regex's source (each task's cue block holds the same patterns: read once)."""
     try:
         paths = _paths(_parser.parse(source, flags))
     except _Opaque:
-        return True, (((), frozenset({""}), False, ""),)
-    needs = [_requirement(path) for path in paths]
-    return any(need is None for need in needs), tuple(need for need in needs if need is not None)
+        return _ANYWHERE
+    local: set[str] = set()
+    needs = []
+    for path in paths:
+        need = _requirement(path)
+        if need is None:  # the word begins with what the path consumes up to its last letter
+            last = max((i for i, (op, _) in enumerate(path) if op is sre.LITERAL), default=-1)
+            local |= _language(path[:last + 1])[0]
+        else:
+            needs.append(need)
+    return frozenset(local), tuple(needs)
 
 
 class CueScanner:
     """Per-column match counts of ``patterns`` (compiled cue regexes) in normalised text.
 
-    ``starts[j]`` is the set of ``HEAD``-letter core heads of column j (``cues.core_starts``), or
-    None when column j must be tried at every word start. Built from a fitted ``CueFeatures``'
-    ``patterns_``/``starts_``, so models pickled before the scanner existed use it unchanged.
+    ``starts`` (each column's core heads, ``cues.core_starts``) is accepted as before and not
+    needed: which words a column may match is read from its regex, so models pickled before
+    either existed, and regexes not built by ``cues.py``, are counted the same way.
     """
 
     def __init__(self, patterns: Sequence[re.Pattern], starts: Sequence[frozenset[str] | None]):
         self.patterns = list(patterns)
-        self.always = tuple(j for j, heads in enumerate(starts) if heads is None)
-        by_head: dict[str, set[int]] = {}
-        for j, heads in enumerate(starts):
-            for head in heads or ():
-                by_head.setdefault(head, set()).add(j)
-        self.by_head = {head: frozenset(columns) for head, columns in by_head.items()}
-        self.local: list[bool] = []
-        #: text -> (column, Need) of the alternatives that need the sentence and may consume that
-        #: text from a word start (a word must be, or begin with, one of them for them to match).
-        self.needs_by_text: dict[str, list[tuple[int, Need]]] = {}
-        for j, pattern in enumerate(self.patterns):
-            has_local, needs = _read(pattern)
-            self.local.append(has_local)
-            for need in needs:
-                for start in need[1]:
-                    self.needs_by_text.setdefault(start, []).append((j, need))
+        #: text -> (columns one of whose word-local alternatives may consume that text from a
+        #: word start, (column, Need) of the alternatives that need the sentence and may): a
+        #: word must be, or begin with, such a text for them to match at its start.
+        self.by_text = _index(tuple((p.pattern, p.flags) for p in self.patterns))
         #: word -> (columns matching at its start by the word alone, columns to try in the
         #: sentence there, whether they must be tried whatever follows, the texts one of which
         #: the next word must begin with for them to be tried, the first columns less the
@@ -245,20 +264,23 @@ class CueScanner:
 
     def _learn(self, word: str) -> tuple:
         """The memo entry of ``word`` (see ``memo``), remembered."""
+        columns: set[int] = set()
         tries: set[int] = set()
         always, follows = False, set()
+        by_text = self.by_text
         for i in range(len(word) + 1):
-            for j, (runs, _, exact, follow) in self.needs_by_text.get(word[:i], ()):
+            found = by_text.get(word[:i])
+            if found is None:
+                continue
+            columns |= found[0]
+            for j, (runs, _, exact, follow) in found[1]:
                 if (i == len(word) or not exact) and all(run in word for run in runs):
                     tries.add(j)
                     if follow:
                         follows.add(follow)
                     else:
                         always = True
-        columns = set(self.always)
-        for i in range(MAX_PREFIX + 1):
-            columns |= self.by_head.get(word[i:i + HEAD], frozenset())
-        local = tuple(j for j in sorted(columns | tries) if self.local[j] and self.patterns[j].match(word))
+        local = tuple(j for j in sorted(columns) if self.patterns[j].match(word))
         if local or tries:
             entry = (local, tuple(sorted(tries)), always, tuple(sorted(follows)),
                      tuple(j for j in local if j not in tries))
