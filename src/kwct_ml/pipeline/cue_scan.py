@@ -202,18 +202,27 @@ _ANYWHERE: Reading = (frozenset({""}), (((), frozenset({""}), False, ""),))
 @functools.lru_cache(maxsize=8)
 def _index(sources: tuple[tuple[str, int], ...]) -> dict[str, tuple[frozenset[int], tuple]]:
     """``CueScanner.by_text`` of the regexes with these (source, flags), built once per process
-    (the topic and stance cue blocks hold the same patterns); never changed once built."""
+    (the topic and stance cue blocks hold the same patterns); never changed once built. Equal
+    values are one object (tens of thousands of texts share a few hundred: fewer objects for the
+    garbage collector to walk)."""
     columns: dict[str, set[int]] = {}
     needs: dict[str, list[tuple[int, Need]]] = {}
     for j, (source, flags) in enumerate(sources):
         local, column_needs = _read(source, flags)
         for text in local:
             columns.setdefault(text, set()).add(j)
-        for need in column_needs:
-            for text in need[1]:
-                needs.setdefault(text, []).append((j, need))
-    return {text: (frozenset(columns.get(text, ())), tuple(needs.get(text, ())))
+        for item in [(j, need) for need in column_needs]:
+            for text in item[1][1]:
+                needs.setdefault(text, []).append(item)
+    shared: dict = {}
+    return {text: _shared(shared, (_shared(shared, frozenset(columns.get(text, ()))),
+                                   _shared(shared, tuple(needs.get(text, ())))))
             for text in columns.keys() | needs.keys()}
+
+
+def _shared(pool: dict, value):
+    """One object per distinct ``value`` in ``pool``."""
+    return pool.setdefault(value, value)
 
 
 def _read(source, flags: int) -> Reading:
