@@ -39,6 +39,13 @@ class NotCompiled(Exception):
 
 def compile_arrays(model) -> dict[str, np.ndarray]:
     """The arrays of a fitted ``KwctModel`` (plain numbers and strings), or ``NotCompiled``."""
+    try:
+        return _arrays(model)
+    except AttributeError as exc:  # an estimator pickled before a fitted attribute existed
+        raise NotCompiled(f"an estimator lacks a fitted attribute ({exc})") from None
+
+
+def _arrays(model) -> dict[str, np.ndarray]:
     from sklearn.pipeline import FeatureUnion
 
     from kwct_ml.pipeline.char_tfidf import FastCharTfidf
