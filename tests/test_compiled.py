@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 
+from kwct_ml.errors import ModelError
 from kwct_ml.pipeline import scoring
 from kwct_ml.pipeline.compiled import CompiledScorer, NotCompiled, compile_arrays
 
@@ -64,6 +65,8 @@ def test_empty_repeated_and_unknown_tasks(pair, arabic_sentences):
         compiled.predict_tasks(same, None, ["sentiment"])
     with pytest.raises(TypeError):
         compiled.predict_tasks(arabic_sentences["support"])
+    with pytest.raises(ModelError, match="cannot explain"):
+        compiled.explain("topic", same, 3)
 
 
 def test_more_sentences_than_one_score_chunk(pair, seed_articles, monkeypatch):

@@ -18,6 +18,7 @@ import re
 import numpy as np
 import scipy.sparse as sp
 
+from kwct_ml.errors import ModelError
 from kwct_ml.pipeline import ngram_kernel as kernel
 from kwct_ml.pipeline.cue_scan import CueScanner
 from kwct_ml.pipeline.cue_values import cue_matrix
@@ -244,3 +245,8 @@ class CompiledScorer(TaskScorer):
 
     def _stacked(self) -> StackedScorer:
         return self._scorer
+
+    def explain(self, task: str, texts, k: int = 5, groups=None):
+        """Not available: explanations name features, which only the pipelines know."""
+        raise ModelError("the compiled scorer (scorer.npz) cannot explain; load the model's pipelines "
+                         "(Tagger.load(path) or bundle.store.load_model)")
