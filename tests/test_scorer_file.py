@@ -56,6 +56,12 @@ def test_a_changed_scorer_is_refused_in_one_line(saved, tmp_path):
         load_scorer(folder)
     assert "\n" not in str(caught.value)
     load_model(folder)  # the pickle is still checked and loaded on its own
+    pickled = shutil.copytree(saved, tmp_path / "p")
+    data = bytearray((pickled / "model.joblib").read_bytes())
+    data[len(data) // 2] ^= 1
+    (pickled / "model.joblib").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="model.joblib: sha256 does not match"):
+        load_scorer(pickled)  # the scorer does not load the pickle, yet a changed folder is refused
 
 
 def test_models_without_a_scorer_load_as_before(saved, tmp_path, fit_seed_model):

@@ -274,7 +274,8 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
 
 def load_scorer(path: str | Path | None = None) -> tuple[CompiledScorer, dict] | None:
     """The compiled scorer of a model folder (default ``models/latest``) and its manifest, after
-    checking scorer.npz's sha256 as ``load_model`` checks the pickle's; None when the folder has
+    checking scorer.npz's sha256 as ``load_model`` checks the pickle's (and the pickle's, unloaded: a
+    changed folder is refused whichever file it loads); None when the folder has
     none (saved before it, a model without a compiled form, or a layout this kwct_ml does not read).
     Loads no pickle and imports no scikit-learn."""
     return _resolved(path, _load_scorer)
@@ -300,6 +301,8 @@ def _load_scorer(folder: Path) -> tuple[CompiledScorer, dict] | None:
     entry = manifest.get("scorer") or {}
     if entry.get("file") is None or entry.get("layout") != LAYOUT:
         return None
+    # the pickle is not loaded, but a folder whose pickle was changed is refused as load_model refuses it
+    _read_verified(folder / MODEL_FILE, manifest["sha256"])
     scorer_path = folder / SCORER_FILE
     data = _read_verified(scorer_path, entry["sha256"], "since the model would score with other weights")
     try:
