@@ -92,3 +92,13 @@ def test_explain_loads_the_pipelines_of_a_compiled_model(folders, repo_dir, tmp_
     assert rows and all(len(row["topic_explain"]) == 3 for row in rows)
     assert outs[0].read_bytes() == outs[1].read_bytes()
     capsys.readouterr()
+
+
+def test_dask_workers_load_the_compiled_scorer_unless_explaining(folders):
+    from kwct_ml.inference import distributed
+    from kwct_ml.pipeline.compiled import CompiledScorer
+    from kwct_ml.pipeline.model import KwctModel
+
+    sha = store.read_manifest(folders[0])["sha256"]
+    assert isinstance(distributed.worker_tagger(str(folders[0]), sha, compiled=True).model, CompiledScorer)
+    assert isinstance(distributed.worker_tagger(str(folders[0]), sha, compiled=False).model, KwctModel)
