@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kwct_ml.bundle.store import load_model
 from kwct_ml.cli import train
 from kwct_ml.config import TrainConfig
 from kwct_ml.pipeline.model import build_pipeline, build_word_baseline
@@ -61,3 +62,9 @@ def test_train_with_two_processes_writes_what_one_writes(tmp_path, small_data):
         runs[jobs] = _outputs(run_dir)
     assert runs["1"][0] == runs["2"][0]
     assert runs["1"][1] == runs["2"][1]
+    # the final model, fitted in a worker with --jobs 2, is the one --jobs 1 fits in the parent
+    one, two = (load_model(tmp_path / f"models{jobs}" / "latest")[0] for jobs in ("1", "2"))
+    labels = pd.read_csv(small_data / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
+    texts = labels["text"].tolist()
+    for task in TASKS:
+        np.testing.assert_array_equal(one.predict_proba(task, texts), two.predict_proba(task, texts))
