@@ -67,8 +67,8 @@ def _fasttext_stages(texts: list[str]) -> list:
              lambda: [fasttext_predict(m, texts) for m in models])]
 
 
-def stages(model, articles: list[str], texts: list[str], groups: list[int]) -> list:
-    """(name, callable) of every stage this checkout has."""
+def stages(model, articles: list[str], texts: list[str], groups: list[int], compiled=None) -> list:
+    """(name, callable) of every stage this checkout has (``compiled``: the model's CompiledScorer)."""
     from kwct_ml.inference import batch
     from kwct_ml.inference.tagger import Tagger
     from kwct_ml.io.sources import Document
@@ -92,14 +92,29 @@ def stages(model, articles: list[str], texts: list[str], groups: list[int]) -> l
     if per_call != batch.ARTICLE_ROWS_PER_ITEM:
         out.append((f"stacked predict_tasks, {per_call}-article calls (ITEMS_PER_CALL work items)",
                     lambda: [model.predict_tasks(t, g) for t, g in calls]))
-    tagger = Tagger(model)
+    if compiled is not None:
+        out += [("compiled scorer predict_tasks, one batch", lambda: compiled.predict_tasks(texts, groups)),
+                (f"compiled scorer predict_tasks, {per_call}-article calls",
+                 lambda: [compiled.predict_tasks(t, g) for t, g in calls])]
     opts = batch.Options(None, 0, None)
     docs = [Document(f"a{k}", a) for k, a in enumerate(articles)]
     work = [batch.WorkItem("article", docs[i:i + batch.ARTICLE_ROWS_PER_ITEM])
             for i in range(0, len(docs), batch.ARTICLE_ROWS_PER_ITEM)]
-    out.append(("predict's tagging of work items (segment, both tasks, article context, rows)",
-                lambda: list(batch.ordered_results(iter(work), 1, tagger, opts))))
+    taggers = [("pipelines", Tagger(model))] + ([] if compiled is None else [("compiled", Tagger(compiled))])
+    for name, tagger in taggers:
+        out.append((f"predict's tagging of work items (segment, both tasks, article context, rows), {name}",
+                    lambda tagger=tagger: list(batch.ordered_results(iter(work), 1, tagger, opts))))
     return out
+
+
+def load_compiled(model_dir):
+    """The folder's compiled scorer (scorer.npz), or None (older checkouts, models without one)."""
+    from kwct_ml.bundle import store
+
+    if not hasattr(store, "load_scorer"):
+        return None
+    loaded = store.load_scorer(model_dir)
+    return None if loaded is None else loaded[0]
 
 
 def main(argv=None) -> int:
@@ -117,7 +132,10 @@ def main(argv=None) -> int:
     load_seconds = time.process_time() - started
     articles, texts, groups = ant_articles(args.sentences)
     model.predict_tasks(texts, groups)  # warm the word cache, the cue memo and the scorer
-    runs = stages(model, articles, texts, groups) + _fasttext_stages(texts)
+    compiled = load_compiled(args.model)
+    if compiled is not None:
+        compiled.predict_tasks(texts, groups)
+    runs = stages(model, articles, texts, groups, compiled) + _fasttext_stages(texts)
     lines = [f"{len(texts):,} ANT sentences ({len(articles):,} articles); CPU seconds of one process, "
              f"median of {args.rounds} rounds; model load (import + unpickle) {load_seconds:.2f} s CPU",
              "", "| stage | sentences/s |", "|---|---|"]

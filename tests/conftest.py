@@ -115,6 +115,41 @@ def arabic_sentences() -> dict[str, str]:
             "tatweel": TATWEEL, "furniture": FURNITURE}
 
 
+@pytest.fixture(scope="session")
+def seed_labels(repo_dir) -> pd.DataFrame:
+    """The seed corpus's labelled sentences (data/labels/sentences.csv)."""
+    return pd.read_csv(repo_dir / "data" / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="session")
+def seed_articles(repo_dir) -> tuple[list[str], list[int]]:
+    """Every sentence of the seed articles in data/raw, with its article (repeats included)."""
+    from kwct_ml.text.segment import segment
+
+    texts, groups = [], []
+    for k, path in enumerate(sorted((repo_dir / "data" / "raw").glob("*.txt"))):
+        sentences = [s.text for s in segment(path.read_text(encoding="utf-8"))]
+        texts += sentences
+        groups += [k] * len(sentences)
+    return texts + texts[:7], groups + [99] * 7  # a repeated block: scored once, placed twice
+
+
+@pytest.fixture(scope="session")
+def fit_seed_model(seed_labels):
+    """``fit_seed_model(**config)``: a KwctModel of both tasks fitted on the seed labels."""
+
+    def fit(**config):
+        from kwct_ml.config import TrainConfig
+        from kwct_ml.pipeline.model import KwctModel, build_pipeline
+
+        cfg = TrainConfig(**config)
+        pipes = {t: build_pipeline(cfg, t).fit(seed_labels.text.tolist(), seed_labels[t].tolist())
+                 for t in ("topic", "stance")}
+        return KwctModel(pipes, cfg.context(), cfg.context_temperature())
+
+    return fit
+
+
 def write_eval_tsv(path: Path) -> Path:
     """A tiny eval set in the dev set's layout (doc, idx, text, topic, stance): real sentences of the seed
     articles with their labels in data/labels/sentences.csv, as two articles; the furniture line is

@@ -14,7 +14,7 @@ import pytest
 
 from kwct_ml.errors import DataError
 from kwct_ml.io import limits
-from kwct_ml.pipeline import model as model_module
+from kwct_ml.pipeline import scoring as scoring_module
 
 from .conftest import CONDEMNATION, SOLIDARITY
 from .test_predict import model_dir as _model_dir_fixture
@@ -138,7 +138,7 @@ def test_long_articles_are_scored_in_chunks_with_the_same_probabilities(model_di
         sizes.append(len(batch))
         return scorer_call(self, batch, tasks)
 
-    monkeypatch.setattr(model_module, "SCORE_CHUNK", 7)
+    monkeypatch.setattr(scoring_module, "SCORE_CHUNK", 7)
     monkeypatch.setattr(type(model._scorer), "predict_proba", spy)
     chunked = model.predict_tasks(texts, groups)
     assert max(sizes) == 7 and sum(sizes) == 50

@@ -431,6 +431,10 @@ def test_other_sklearn_version_is_one_warning_line_and_predict_goes_on(model_dir
     (other / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     src = tmp_path / "a.txt"
     src.write_text(ARTICLE, encoding="utf-8")
+    code, err = run_predict(other, src, "-o", tmp_path / "compiled.csv")  # scorer.npz: no pickle read
+    assert code == 0 and "warning" not in err
+    del manifest["scorer"]  # as saved before scorer.npz: the pickle is read, with the warning
+    (other / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     code, err = run_predict(other, src, "-o", tmp_path / "o.csv")
     assert code == 0
     warning = [line for line in err.splitlines() if "warning" in line]

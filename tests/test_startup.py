@@ -1,5 +1,6 @@
 """Start-up of ``python -m kwct_ml.predict`` (issue 20): ``--help`` and the import of the CLI load no
-plotting, table or learning library (they cost seconds); the model load brings scikit-learn."""
+plotting, table or learning library (they cost seconds); a whole run with a compiled model imports no
+learning library either (tests/test_predict_compiled.py)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ so moving a class never strands the models saved before the move.
 - 1 (no ``format_version`` in the manifest): saved before the package re-layout; its pickle names
   ``kwct_ml.features``, ``kwct_ml.lexicon``, ``kwct_ml.model`` and ``kwct_ml.normalize``.
 - 2: the same files and manifest keys, classes at their ``kwct_ml.pipeline`` / ``kwct_ml.text`` homes
-  (``KwctClassifier`` in ``kwct_ml.pipeline.classifiers``).
+  (``KwctClassifier`` in ``kwct_ml.pipeline.classifiers``). Since issue 20 a format-2 folder may
+  also hold ``scorer.npz`` (the compiled scorer, its sha256 under the manifest's ``scorer``): an
+  added file that older kwct_ml ignores (they read model.joblib as before), so no new version.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ import io
 import sys
 import threading
 import types
-
-import joblib
 
 FORMAT_VERSION = 2
 LEGACY_VERSION = 1
@@ -73,6 +73,8 @@ def _v1_modules():
 
 def read_pipelines(data: bytes, version: int):
     """Unpickle verified bundle bytes written by ``version``."""
+    import joblib  # here: the manifest checks and the compiled scorer's load import no joblib
+
     if version == LEGACY_VERSION:
         with _v1_modules():
             return _upgrade_v1(joblib.load(io.BytesIO(data)))

@@ -16,6 +16,8 @@ from kwct_ml.pipeline.context import context_problem
 from kwct_ml.schema import TASKS
 
 MODEL_FILE = "model.joblib"
+#: The compiled scorer's arrays (pipeline/compiled.py), when the model has a compiled form.
+SCORER_FILE = "scorer.npz"
 MANIFEST_FILE = "manifest.json"
 TRAIN_HINT = "train one with `python -m kwct_ml.train` (or `make run`)"
 TAMPER_HINT = ("re-train with `python -m kwct_ml.train` or re-download the model folder from a "
@@ -47,9 +49,27 @@ def validate(manifest, path: str | Path) -> int:
     tasks = [t for t in labels if t in TASKS] if isinstance(labels, dict) else list(TASKS)
     problem = context_problem(manifest.get("context", {}), manifest.get("context_temperature", {}), tasks)
     problem = problem or eval_sets_problem(manifest.get("eval_sets", []))
+    problem = problem or scorer_problem(manifest.get("scorer"))
     if problem:
         raise ModelError(f"{path}: {problem}; {TRAIN_HINT}")
     return version
+
+
+def scorer_problem(entry) -> str | None:
+    """What is wrong with a manifest's ``scorer`` entry, or None. It is absent (saved before the
+    compiled scorer), ``{"file": null, "why": ...}`` (no compiled form) or ``{"file": "scorer.npz",
+    "sha256": 64 hex, "layout": int}``."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or "file" not in entry:
+        return "scorer is not a record of file, sha256 and layout"
+    if entry["file"] is None:
+        return None
+    if entry["file"] != SCORER_FILE:
+        return f"scorer names the file {entry['file']!r}, not {SCORER_FILE} in its own folder"
+    if not _SHA256.fullmatch(str(entry.get("sha256", ""))) or type(entry.get("layout")) is not int:
+        return "scorer needs sha256 (64 hex) and layout (an integer)"
+    return None
 
 
 def eval_set_entry(identity: dict, n: int, n_docs: int) -> dict:

@@ -1,15 +1,19 @@
-"""Model folders: model.joblib + manifest.json (with its sha256) + README.md, and ``models/latest``.
+"""Model folders: model.joblib + manifest.json (with its sha256) + README.md, and ``models/latest``;
+plus scorer.npz, the compiled scorer (pipeline/compiled.py), when the model has a compiled form.
 
 A folder is written as ``models/.tmp-<run>-<pid>-<random>`` and renamed into place only when
 complete; the ``latest`` symlink is then replaced atomically, so it always names a complete model.
 Loading a joblib file runs code, so ``load_model`` refuses a file whose checksum differs from its
 manifest, checking the very bytes it then unpickles (see docs/security.md for what that protects).
+``load_scorer`` loads only scorer.npz (checksum checked the same way; plain arrays, no pickle, no
+scikit-learn import), which is what predict uses when no option needs the pipelines.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import platform
@@ -18,19 +22,20 @@ import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import joblib
 import numpy as np
-import sklearn
-from sklearn.exceptions import InconsistentVersionWarning
 
 from kwct_ml import __version__
 from kwct_ml.bundle import manifest as manifests
 from kwct_ml.bundle.formats import FORMAT_VERSION, read_pipelines
-from kwct_ml.bundle.manifest import MANIFEST_FILE, MODEL_FILE, TAMPER_HINT, TRAIN_HINT
+from kwct_ml.bundle.manifest import MANIFEST_FILE, MODEL_FILE, SCORER_FILE, TAMPER_HINT, TRAIN_HINT
 from kwct_ml.errors import ModelError
 from kwct_ml.io.atomic import atomic_write_text
-from kwct_ml.pipeline.model import KwctModel
+
+if TYPE_CHECKING:  # scikit-learn and joblib are imported where a pickle is written or read
+    from kwct_ml.pipeline.compiled import CompiledScorer
+    from kwct_ml.pipeline.model import KwctModel
 
 DEFAULT_MODELS_DIR = Path("models")
 LATEST = "latest"
@@ -53,15 +58,36 @@ def sha256_file(path: str | Path) -> str:
 
 def environment() -> dict[str, str]:
     """Versions recorded in every manifest (and compared on load)."""
+    import joblib
+    import sklearn
+
     return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
             "numpy": np.__version__, "joblib": joblib.__version__, "kwct_ml": __version__}
 
 
 def _write_model_file(model: KwctModel, path: Path) -> None:
+    import joblib
+
     with open(path, "wb") as handle:
         joblib.dump(dict(model.pipelines), handle, compress=3)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _write_scorer_file(model: KwctModel, path: Path) -> dict:
+    """Write the compiled scorer's arrays (np.savez: plain arrays, loadable without pickles) and
+    return the manifest's ``scorer`` entry; ``{"file": None, "why": ...}`` for a model without one."""
+    from kwct_ml.pipeline.compiled import LAYOUT, NotCompiled, compile_arrays
+
+    try:
+        arrays = compile_arrays(model)
+    except NotCompiled as exc:
+        return {"file": None, "why": f"not compiled: {exc}"}
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return {"file": SCORER_FILE, "sha256": sha256_file(path), "layout": LAYOUT}
 
 
 def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT_MODELS_DIR,
@@ -83,6 +109,7 @@ def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT
     tmp = unique_folder(models_dir, f"{TMP_PREFIX}{run_name}")
     try:
         _write_model_file(model, tmp / MODEL_FILE)
+        scorer = _write_scorer_file(model, tmp / SCORER_FILE)
         full = {
             "format_version": FORMAT_VERSION,
             "run": run_name,
@@ -93,6 +120,7 @@ def save_model(model: KwctModel, run_name: str, models_dir: str | Path = DEFAULT
             **(manifest or {}),
             "context": dict(model.context),  # article-context weights: settings, not pickled code
             "context_temperature": dict(model.temperature),
+            "scorer": scorer,
         }
         atomic_write_text(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2) + "\n")
         text = card(full) if callable(card) else card if card is not None else default_card(full)
@@ -217,7 +245,7 @@ def _read_manifest(folder: Path) -> tuple[dict, int]:
     return manifest, manifests.validate(manifest, manifest_path)
 
 
-def _read_verified(model_path: Path, expected: str) -> bytes:
+def _read_verified(model_path: Path, expected: str, why: str = "since loading runs code") -> bytes:
     """The model file's bytes, only if their sha256 is ``expected`` (checked bytes = loaded bytes)."""
     try:
         data = model_path.read_bytes()
@@ -227,7 +255,7 @@ def _read_verified(model_path: Path, expected: str) -> bytes:
         raise ModelError(f"{model_path}: cannot read ({exc.strerror})") from None
     if hashlib.sha256(data).hexdigest() != expected:
         raise ModelError(f"{model_path}: sha256 does not match {MANIFEST_FILE} (the file was changed "
-                         f"or is corrupt): refusing to load it, since loading runs code; {TAMPER_HINT}")
+                         f"or is corrupt): refusing to load it, {why}; {TAMPER_HINT}")
     return data
 
 
@@ -241,18 +269,59 @@ def load_model(path: str | Path | None = None) -> tuple[KwctModel, dict]:
     A ``latest`` link is resolved once, so a train moving it meanwhile cannot pair one run's
     manifest with another's model file; if it moved during a failed load, that load is retried once.
     """
+    return _resolved(path, _load_folder)
+
+
+def load_scorer(path: str | Path | None = None) -> tuple[CompiledScorer, dict] | None:
+    """The compiled scorer of a model folder (default ``models/latest``) and its manifest, after
+    checking scorer.npz's sha256 as ``load_model`` checks the pickle's (and the pickle's, unloaded: a
+    changed folder is refused whichever file it loads); None when the folder has
+    none (saved before it, a model without a compiled form, or a layout this kwct_ml does not read).
+    Loads no pickle and imports no scikit-learn."""
+    return _resolved(path, _load_scorer)
+
+
+def _resolved(path, load: Callable[[Path], tuple]):
+    """``load`` of the model folder ``path``; a ``latest`` link is resolved once, and retried once if
+    it moved during a failed load (a train replaced it)."""
     link = _model_folder(path)
     folder = link.resolve()
     try:
-        return _load_folder(folder)
+        return load(folder)
     except ModelError:
         if link.is_symlink() and link.resolve() != folder:
-            return _load_folder(link.resolve())
+            return load(link.resolve())
         raise
+
+
+def _load_scorer(folder: Path) -> tuple[CompiledScorer, dict] | None:
+    from kwct_ml.pipeline.compiled import LAYOUT, CompiledScorer
+
+    manifest, _ = _read_manifest(folder)
+    entry = manifest.get("scorer") or {}
+    if entry.get("file") is None or entry.get("layout") != LAYOUT:
+        return None
+    # the pickle is not loaded, but a folder whose pickle was changed is refused as load_model refuses it
+    _read_verified(folder / MODEL_FILE, manifest["sha256"])
+    scorer_path = folder / SCORER_FILE
+    data = _read_verified(scorer_path, entry["sha256"], "since the model would score with other weights")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as saved:
+            arrays = dict(saved)
+        scorer = CompiledScorer(arrays, manifest.get("context", {}), manifest.get("context_temperature", {}))
+    except Exception as exc:  # noqa: BLE001 - a checked but unreadable file is a model problem
+        raise ModelError(f"{scorer_path}: cannot load ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}); {TRAIN_HINT}") from None
+    return scorer, manifest
 
 
 def _load_folder(folder: Path) -> tuple[KwctModel, dict]:
     """``load_model`` of one real model folder (no link left to move)."""
+    import sklearn
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    from kwct_ml.pipeline.model import KwctModel
+
     manifest, version = _read_manifest(folder)
     model_path = folder / MODEL_FILE
     data = _read_verified(model_path, manifest["sha256"])

@@ -200,13 +200,14 @@ def _summary_path_ok(args) -> str | None:
     return format_of(args.summary, None, "--summary")
 
 
-def _load_tagger(model: str | None) -> Tagger:
-    """Load the model; a version warning is printed as one line (it is advice, not a traceback)."""
+def _load_tagger(model: str | None, compiled: bool = False) -> Tagger:
+    """Load the model (its compiled scorer if ``compiled`` and it has one); a version warning is
+    printed as one line (it is advice, not a traceback)."""
     from kwct_ml.bundle.store import ModelVersionWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ModelVersionWarning)
-        tagger = Tagger.load(model)
+        tagger = Tagger.load(model, compiled)
     for warning in caught:
         if issubclass(warning.category, ModelVersionWarning):
             print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
@@ -255,7 +256,7 @@ def main(argv=None) -> int:
         from kwct_ml.inference import distributed  # Dask is imported only with --scheduler
 
         return distributed.run(args, read_opts, result_columns, summary_fmt, ErrorLog)
-    tagger = _load_tagger(args.model)
+    tagger = _load_tagger(args.model, compiled=not args.explain)  # only --explain needs the pipelines
     sources, titles = discover(args.inputs, getattr(sys.stdin, "buffer", sys.stdin))
     _refuse_overwriting_inputs(args, sources, to_stdout)
     sources = _decide_units(sources, read_opts)

@@ -76,18 +76,19 @@ def partitions(sources: list[Source], size: int) -> list[Partition]:
 
 # --------------------------------------------------------------------------- on the workers
 
-#: (model folder, sha256) -> Tagger: each worker process loads a model once.
+#: (model folder, sha256, compiled) -> Tagger: each worker process loads a model once.
 _TAGGERS: dict = {}
 
 
-def worker_tagger(path: str, sha256: str):
-    """The model at ``path`` loaded (sha256-checked) once per process; refused when its manifest
-    names another sha256 than the client saw."""
-    key = (path, sha256)
+def worker_tagger(path: str, sha256: str, compiled: bool = False):
+    """The model at ``path`` loaded (sha256-checked) once per process, its compiled scorer if
+    ``compiled`` and it has one (as predict loads it); refused when its manifest names another
+    sha256 than the client saw."""
+    key = (path, sha256, compiled)
     if key not in _TAGGERS:
         from kwct_ml.inference.tagger import Tagger
 
-        tagger = Tagger.load(path)
+        tagger = Tagger.load(path, compiled)
         if tagger.manifest.get("sha256") != sha256:
             raise ModelError(f"{path}: the model on this worker is not the one the client "
                              "checked (its manifest sha256 differs); give every worker the same "
@@ -106,7 +107,7 @@ def plan_table(source: Source, read_opts: ReadOptions, size: int) -> tuple[list[
 
 def tag_partition(part: Partition, job: Job) -> dict:
     """Read, tag and write one partition; returns its row and error counts."""
-    tagger = worker_tagger(job.model_path, job.model_sha256)
+    tagger = worker_tagger(job.model_path, job.model_sha256, compiled=not job.opts.explain)
     out = Path(job.out_dir)
     rows: list[dict] = []
     errs: list[dict] = []

@@ -106,11 +106,16 @@ class Tagger:
         self.model, self.manifest, self.path = model, manifest or {}, path
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Tagger:
-        """Load the model folder ``path`` (default ``models/latest``); ``ModelError`` if absent."""
-        from kwct_ml.bundle.store import load_model  # imported here: `import kwct_ml` stays cheap
+    def load(cls, path: str | Path | None = None, compiled: bool = False) -> Tagger:
+        """Load the model folder ``path`` (default ``models/latest``); ``ModelError`` if absent.
 
-        model, manifest = load_model(path)
+        ``compiled``: use the folder's compiled scorer (scorer.npz: no pickle, no scikit-learn) when
+        it has one; it tags as the pipelines do but cannot ``explain``.
+        """
+        from kwct_ml.bundle.store import load_model, load_scorer  # here: `import kwct_ml` stays cheap
+
+        loaded = load_scorer(path) if compiled else None
+        model, manifest = loaded if loaded is not None else load_model(path)
         return cls(model, manifest, path)
 
     def tag_spans(self, spans: Sequence[Span], explain: int = 0, min_confidence: float | None = None,

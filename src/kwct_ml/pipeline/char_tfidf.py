@@ -8,10 +8,7 @@ order, so the vocabulary comes out sorted exactly as ``TfidfVectorizer``'s.
 
 from __future__ import annotations
 
-import math
-import re
 from array import array
-from itertools import repeat
 from numbers import Integral
 
 import numpy as np
@@ -19,13 +16,12 @@ import scipy.sparse as sp
 import sklearn
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import normalize as _row_normalize
 from sklearn.utils.validation import check_is_fitted
 
-# TfidfVectorizer collapses runs of 2+ white-space characters before ``char`` analysis; for
-# ``char_wb`` it then calls ``str.split()``, which splits on exactly the characters ``\s`` matches,
-# so the collapse changes nothing there and is skipped.
-_WHITE_SPACES = re.compile(r"\s\s+")
+from kwct_ml.pipeline import ngram_kernel as kernel
+from kwct_ml.pipeline.ngram_kernel import WordTable as _WordTable
+from kwct_ml.pipeline.ngram_kernel import doc_unit_matrix as _doc_unit_matrix
+
 _ANALYZERS = ("char_wb", "char")
 #: n-gram keys are base-(alphabet size + 1) numbers of ``max_n`` digits; beyond this, plain strings.
 _MAX_KEY = 2**63 - 1
@@ -78,90 +74,18 @@ class FastCharTfidf(TransformerMixin, BaseEstimator):
             raise ValueError(f"Invalid value for ngram_range={self.ngram_range!r}: "
                              "lower boundary larger than the upper boundary or below 1.")
 
-    def _prepare(self, doc) -> str:
-        """Decode and preprocess one document exactly as TfidfVectorizer does."""
-        if isinstance(doc, bytes):
-            doc = doc.decode("utf-8")
-        if doc is np.nan or (isinstance(doc, float) and math.isnan(doc)):
-            raise ValueError("np.nan is an invalid document, expected byte or unicode string.")
-        if self.preprocessor is not None:
-            return self.preprocessor(doc)
-        return doc.lower() if self.lowercase else doc
-
     def _tokenise(self, raw_documents) -> tuple[list[str], np.ndarray]:
-        """Units over all documents (words for ``char_wb``, whole texts for ``char``) and the
-        CSR row pointer of each document into that flat list."""
-        if isinstance(raw_documents, str):
-            raise ValueError("Iterable over raw text documents expected, string object received.")
-        flat: list[str] = []
-        lengths = []
-        words = self.analyzer == "char_wb"
-        for doc in raw_documents:
-            text = self._prepare(doc)
-            units = text.split() if words else [_WHITE_SPACES.sub(" ", text)]
-            flat.extend(units)
-            lengths.append(len(units))
-        indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        return flat, indptr
+        """Units over all documents and each document's row pointer (``ngram_kernel.tokenise``)."""
+        return kernel.tokenise(raw_documents, self.analyzer, self.preprocessor, self.lowercase)
 
     # ------------------------------------------------------------------ units -> n-grams
     def _grams(self, unit: str) -> list[str]:
-        """All n-grams of one unit, with repeats (TfidfVectorizer's ``_char_wb_ngrams``/``_char_ngrams``)."""
-        low, high = self.ngram_range
-        if self.analyzer == "char_wb":
-            w = f" {unit} "
-            size = len(w)
-            grams = []
-            for n in range(low, high + 1):
-                if size <= n:  # a short word is counted once, as a whole
-                    grams.append(w)
-                    break
-                grams.extend([w[i:i + n] for i in range(size - n + 1)])
-            return grams
-        size = len(unit)
-        return [unit[i:i + n] for n in range(low, high + 1) for i in range(size - n + 1)]
+        """All n-grams of one unit, with repeats (``ngram_kernel.grams``)."""
+        return kernel.grams(unit, self.analyzer, self.ngram_range)
 
     def _gram_keys(self, units: list[str], alphabet: np.ndarray):
-        """Every n-gram of ``units`` as (unit index, integer key, start in ``text``, length), with
-        ``text`` the units laid end to end. Keys count digits from 1 = ``alphabet[0]``, padded with
-        0 on the right to ``max_n`` digits, so key order is string order; n-grams holding a
-        character outside ``alphabet`` are dropped."""
-        low, high = self.ngram_range
-        pad = self.analyzer == "char_wb"
-        text = (" " + "  ".join(units) + " ") if pad else "".join(units)
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        sizes = np.fromiter(map(len, units), dtype=np.int64, count=len(units)) + (2 if pad else 0)
-        starts = np.zeros(len(units), dtype=np.int64)
-        np.cumsum(sizes[:-1], out=starts[1:])
-        idx = np.searchsorted(alphabet, codes)
-        digits = idx.astype(np.int64) + 1
-        unknown = alphabet[np.minimum(idx, len(alphabet) - 1)] != codes if len(alphabet) else codes >= 0
-        digits[unknown] = 0
-        n_unknown = np.concatenate([[0], np.cumsum(unknown)])
-        base = len(alphabet) + 1
-
-        parts = []
-        for n in range(low, high + 1):
-            counts = np.maximum(sizes - n + 1, 0)
-            if pad and n == low:  # a padded word shorter than min_n counts once, as a whole
-                short = sizes < n
-            else:
-                short = None
-            parts.append(_windows(counts, starts, np.full(len(units), n)))
-            if short is not None and short.any():
-                parts.append(_windows(short.astype(np.int64), starts, sizes))
-        unit_idx = np.concatenate([p[0] for p in parts])
-        pos = np.concatenate([p[1] for p in parts])
-        length = np.concatenate([p[2] for p in parts])
-        keep = n_unknown[pos + length] == n_unknown[pos]
-        unit_idx, pos, length = unit_idx[keep], pos[keep], length[keep]
-        keys = np.zeros(len(pos), dtype=np.int64)
-        for j in range(high):
-            inside = length > j
-            keys *= base
-            keys[inside] += digits[pos[inside] + j]
-        return unit_idx, keys, pos, length, text
+        """Every n-gram of ``units`` as integer keys in string order (``ngram_kernel.gram_keys``)."""
+        return kernel.gram_keys(units, alphabet, self.analyzer, self.ngram_range)
 
     # ------------------------------------------------------------------ fit
     def fit(self, raw_documents, y=None):
@@ -294,54 +218,16 @@ class FastCharTfidf(TransformerMixin, BaseEstimator):
             table = _WordTable()
             if self.analyzer == "char_wb":
                 self._table = table
-        ids = table.ids
-        all_tokens, all_ptr, offset = [], [np.zeros(1, dtype=np.int64)], 0
-        for units, local, indptr in parts:
-            tokens = np.fromiter(map(ids.get, units, repeat(-1)), dtype=np.int64, count=len(units))
-            missing = np.flatnonzero(tokens < 0)
-            if len(missing):
-                new = list(dict.fromkeys([units[i] for i in missing.tolist()]))
-                ids.update(zip(new, range(len(ids), len(ids) + len(new)), strict=True))
-                table.add(self._unit_rows(new))
-                tokens[missing] = [ids[units[i]] for i in missing.tolist()]
-            all_tokens.append(tokens if local is None else tokens[local])
-            all_ptr.append(indptr[1:] + offset)
-            offset += int(indptr[-1])
-        # only the words these documents use: their rows, and the documents over them
-        used, local = np.unique(np.concatenate(all_tokens), return_inverse=True)
-        doc_units = _doc_unit_matrix(local.ravel(), np.concatenate(all_ptr), len(used))
-        counts = (doc_units @ table.rows(used, len(self.vocabulary_))).tocsr()
-        return counts.astype(self.dtype, copy=False)
+        return kernel.count_rows(parts, table, self._unit_rows, len(self.vocabulary_), self.dtype)
 
     def _unit_rows(self, units: list[str]) -> sp.csr_matrix:
         """(unit x feature) n-gram counts of new units."""
-        n_features = len(self.vocabulary_)
-        if self.__dict__.get("_alphabet") is not None:
-            unit_idx, keys, *_ = self._gram_keys(units, self._alphabet)
-            cols = np.searchsorted(self._keys, keys)
-            found = self._keys[np.minimum(cols, len(self._keys) - 1)] == keys
-            unit_idx, cols = unit_idx[found], cols[found]
-        else:
-            get = self.vocabulary_.get
-            unit_idx, cols = array("q"), array("q")
-            for i, unit in enumerate(units):
-                ids = [c for c in map(get, self._grams(unit)) if c is not None]
-                cols.extend(ids)
-                unit_idx.extend(repeat(i, len(ids)))
-            unit_idx, cols = np.frombuffer(unit_idx, np.int64), np.frombuffer(cols, np.int64)
-        return sp.csr_matrix((np.ones(len(cols)), (unit_idx, cols)), shape=(len(units), n_features))
+        return kernel.unit_rows(units, len(self.vocabulary_), self.analyzer, self.ngram_range,
+                                self.__dict__.get("_alphabet"), self.__dict__.get("_keys"), self.vocabulary_)
 
     def _finish(self, counts: sp.csr_matrix):
         """TfidfTransformer.transform on a count matrix, then the configured sparse interface."""
-        if self.binary:
-            counts.data.fill(1)
-        if self.sublinear_tf:
-            np.log(counts.data, counts.data)
-            counts.data += 1.0
-        if self.idf_ is not None:
-            counts.data *= self.idf_[counts.indices]
-        if self.norm is not None:
-            counts = _row_normalize(counts, norm=self.norm, copy=False)
+        counts = kernel.tfidf(counts, self.binary, self.sublinear_tf, self.idf_, self.norm)
         if sklearn.get_config().get("sparse_interface", "spmatrix") == "sparray":
             return sp.csr_array(counts)
         return counts
@@ -407,46 +293,6 @@ def _pack_vocabulary(vocabulary) -> _PackedVocabulary | None:
 FastCharTfidfVectorizer = FastCharTfidf
 
 
-class _WordTable:
-    """Cache: word -> row of a growing (word x feature) count matrix.
-
-    The matrix is kept as CSR blocks of geometrically shrinking size (merged like a binary
-    counter), so adding a few words never copies the whole cache."""
-
-    def __init__(self):
-        self.ids: dict[str, int] = {}
-        self._blocks: list[sp.csr_matrix] = []
-
-    def add(self, rows: sp.csr_matrix) -> None:
-        blocks = self._blocks
-        blocks.append(rows.tocsr())
-        while len(blocks) > 1 and 2 * blocks[-1].shape[0] >= blocks[-2].shape[0]:
-            last = blocks.pop()
-            blocks[-1] = sp.vstack([blocks[-1], last], format="csr")
-
-    def rows(self, unit_ids: np.ndarray, n_features: int) -> sp.csr_matrix:
-        """The rows of ``unit_ids`` (sorted, distinct), in that order."""
-        parts, start = [], 0
-        for block in self._blocks:
-            stop = start + block.shape[0]
-            low, high = np.searchsorted(unit_ids, [start, stop])
-            if high > low:
-                parts.append(block[unit_ids[low:high] - start])
-            start = stop
-        if not parts:
-            return sp.csr_matrix((0, n_features))
-        return sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
-
-
-def _windows(counts: np.ndarray, starts: np.ndarray, lengths: np.ndarray):
-    """``counts[k]`` consecutive windows of ``lengths[k]`` characters from ``starts[k]``, per unit."""
-    total = int(counts.sum())
-    unit_idx = np.repeat(np.arange(len(counts)), counts)
-    first = np.cumsum(counts) - counts
-    pos = starts[unit_idx] + (np.arange(total) - first[unit_idx])
-    return unit_idx, pos, lengths[unit_idx]
-
-
 def _select_columns(matrix: sp.csr_matrix, column: np.ndarray, n_columns: int) -> sp.csr_matrix:
     """Keep the columns with ``column >= 0``, renumbered to ``column`` (cheaper than a product)."""
     cols = column[matrix.indices]
@@ -454,11 +300,6 @@ def _select_columns(matrix: sp.csr_matrix, column: np.ndarray, n_columns: int) -
     kept_before = np.concatenate([[0], np.cumsum(keep)])
     return sp.csr_matrix((matrix.data[keep], cols[keep], kept_before[matrix.indptr]),
                          shape=(matrix.shape[0], n_columns))
-
-
-def _doc_unit_matrix(tokens: np.ndarray, indptr: np.ndarray, n_units: int) -> sp.csr_matrix:
-    """(document x unit) occurrence counts from each document's unit ids (repeats allowed)."""
-    return sp.csr_matrix((np.ones(len(tokens)), tokens, indptr), shape=(len(indptr) - 1, n_units))
 
 
 def _tokenise_chunk(tokeniser: FastCharTfidf, docs: list):

@@ -11,19 +11,18 @@ into the same regex as lookarounds (issue 17).
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from kwct_ml.errors import ConfigError
 from kwct_ml.pipeline.cue_scan import HEAD, CueScanner
+from kwct_ml.pipeline.cue_values import NGRAMS_PER_LETTER, SCALES, cue_matrix  # noqa: F401 (re-exported)
 from kwct_ml.schema import TASKS
 from kwct_ml.text.normalize import normalize
 
@@ -192,13 +191,6 @@ def core_starts(cues: list) -> frozenset[str] | None:
     return None if any(len(core) < HEAD for core in cores) else frozenset(core[:HEAD] for core in cores)
 
 
-#: Character n-grams (char_wb 2-5) per letter of a sentence, roughly: ``scale="ngram"`` divides
-#: a cue value by sqrt(this x letters), the value one term of a unit-norm TF-IDF row of that many
-#: equal terms has, so a cue costs the regulariser what a character n-gram does (issue 17).
-NGRAMS_PER_LETTER = 4
-SCALES = ("none", "ngram")
-
-
 class CueFeatures(TransformerMixin, BaseEstimator):
     """Raw sentences -> sparse counts of cue matches, one column per (task, label).
 
@@ -250,27 +242,8 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         return scanner
 
     def transform(self, X):
-        texts = self._texts(X)
-        scanner = self._scan()
-        rows, cols, vals = [], [], []
-        for i, text in enumerate(texts):
-            norm = normalize(text)
-            counts = scanner.counts(norm)
-            if not counts:
-                continue
-            factor = self._factor(norm)
-            for j, n in sorted(counts.items()):  # column order within a row, as before
-                rows.append(i)
-                cols.append(j)
-                vals.append((math.log1p(n) if self.sublinear else float(n)) * factor)
-        return sp.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.patterns_)),
-                             dtype=np.float64)
-
-    def _factor(self, norm: str) -> float:
-        if self.scale == "none":
-            return 1.0
-        letters = sum(1 for ch in norm if ch.isalnum())
-        return 1.0 / math.sqrt(NGRAMS_PER_LETTER * max(letters, 1))
+        norms = [normalize(text) for text in self._texts(X)]
+        return cue_matrix(norms, self._scan(), len(self.patterns_), self.sublinear, self.scale)
 
     def matched_words(self, text: str) -> dict[str, list[str]]:
         """{feature name: the normalised words each match covers} for one raw sentence (for

@@ -9,7 +9,7 @@ any process).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
@@ -19,14 +19,10 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from kwct_ml.config import TrainConfig
 from kwct_ml.errors import ConfigError
 from kwct_ml.pipeline.classifiers import make_classifier
-from kwct_ml.pipeline.context import article_context, context_problem
+from kwct_ml.pipeline.scoring import TaskScorer
 from kwct_ml.pipeline.stacked import StackedScorer
 from kwct_ml.schema import labels_for
 from kwct_ml.text import normalize as _normalize
-
-#: Texts vectorised at once. The n-gram matrix of a whole 50 MB article took gigabytes; rows are
-#: scored independently, so chunks give the same probabilities in bounded memory.
-SCORE_CHUNK = 2000
 
 # --------------------------------------------------------------------------- pipelines
 
@@ -99,12 +95,12 @@ def cue_block(pipeline: Pipeline):
     return None
 
 
-class KwctModel:
+class KwctModel(TaskScorer):
     """The two fitted task pipelines behind one small API (the contract in DEVELOPERS.md).
 
     ``context`` maps a task to its article-context weight (``article_context``), applied when the
     caller says which article each text comes from (``groups``); ``temperature`` maps a task to the
-    sharpening applied after that mix (1 = none).
+    sharpening applied after that mix (1 = none). Scoring is ``TaskScorer``'s (pipeline/scoring.py).
     """
 
     def __init__(self, pipelines: dict[str, Pipeline], context: dict[str, float] | None = None,
@@ -113,16 +109,9 @@ class KwctModel:
             labels_for(task)
             if not hasattr(pipeline, "steps") or pipeline.steps[-1][0] != "clf":
                 raise TypeError(f"{task}: expected a Pipeline whose last step is 'clf'")
-        problem = context_problem(context, temperature)
-        if problem:
-            raise ValueError(problem)
         self.pipelines = dict(pipelines)
-        # a weight for a task the model lacks is moot; sharpening acts only on an article mix
-        self.context = {task: float(w) for task, w in (context or {}).items() if w and task in self.pipelines}
-        self.temperature = {task: float(t) for task, t in (temperature or {}).items()
-                            if t != 1 and task in self.context}
+        self._set_context(context, temperature)
         self._names: dict[str, np.ndarray] = {}
-        self._order: dict[str, tuple[list[str], np.ndarray]] = {}
         self._weights: dict[str, np.ndarray | None] = {}
         self._scorer: StackedScorer | None | bool = False  # False: not built yet
 
@@ -132,89 +121,24 @@ class KwctModel:
     def __setstate__(self, state):  # models saved before context or temperature: none
         self.__init__(state["pipelines"], state.get("context"), state.get("temperature"))
 
-    def _mix(self, task: str, proba: np.ndarray, groups: Sequence | None) -> np.ndarray:
-        return article_context(proba, groups, self.context.get(task, 0.0), self.temperature.get(task, 1.0))
-
     @property
     def tasks(self) -> list[str]:
         return list(self.pipelines)
 
     def _pipeline(self, task: str) -> Pipeline:
-        try:
-            return self.pipelines[task]
-        except KeyError:
-            raise ValueError(f"unknown task {task!r}; this model has {self.tasks}") from None
+        self._check_task(task)
+        return self.pipelines[task]
 
-    def _column_order(self, task: str) -> tuple[list[str], np.ndarray]:
-        """Classes in schema order (unknown labels last) and the matching clf column indices."""
-        if task not in self._order:
-            fitted = [str(c) for c in self._pipeline(task)[-1].classes_]
-            schema = labels_for(task)
-            ordered = [c for c in schema if c in fitted] + sorted(c for c in fitted if c not in schema)
-            self._order[task] = (ordered, np.array([fitted.index(c) for c in ordered], dtype=int))
-        return self._order[task]
+    def _fitted_classes(self, task: str):
+        return self._pipeline(task)[-1].classes_
 
-    def classes(self, task: str) -> list[str]:
-        """Labels the ``task`` model can predict, in schema order."""
-        return list(self._column_order(task)[0])
+    def _raw_proba(self, task: str, texts: list[str]) -> np.ndarray:
+        return self._pipeline(task).predict_proba(texts)
 
-    @staticmethod
-    def _texts(texts: Iterable[str]) -> list[str]:
-        if isinstance(texts, str):
-            raise TypeError("texts must be a list of strings, not one string")
-        return [str(t) for t in texts]
-
-    def predict_proba(self, task: str, texts: Sequence[str], groups: Sequence | None = None) -> np.ndarray:
-        """Calibrated probabilities (n, n_classes), columns in ``classes(task)`` order.
-
-        ``groups`` (one article key per text) turns on the task's article context, if it has one.
-        """
-        texts = self._texts(texts)
-        _, columns = self._column_order(task)
-        if not texts:
-            return np.zeros((0, len(columns)))
-        pipeline = self._pipeline(task)
-        proba = np.vstack([pipeline.predict_proba(texts[i:i + SCORE_CHUNK])
-                           for i in range(0, len(texts), SCORE_CHUNK)])[:, columns]
-        return self._mix(task, proba, groups)
-
-    def predict(self, task: str, texts: Sequence[str],
-                groups: Sequence | None = None) -> tuple[list[str], np.ndarray]:
-        """(labels, scores): the most probable label and its probability for each text."""
-        proba = self.predict_proba(task, texts, groups)
-        classes = self.classes(task)
-        best = np.argmax(proba, axis=1) if len(proba) else np.zeros(0, dtype=int)
-        return [classes[i] for i in best], proba[np.arange(len(best)), best]
-
-    def predict_tasks(self, texts: Sequence[str], groups: Sequence | None = None,
-                      tasks: Sequence[str] | None = None) -> dict[str, tuple[list[str], np.ndarray]]:
-        """``predict`` of several tasks (default all) at once: task -> (labels, scores).
-
-        Equal to calling ``predict`` per task, faster: each distinct text is vectorised once for
-        all tasks and scored by one stacked product (``pipeline/stacked.py``) when the model allows.
-        """
-        texts = self._texts(texts)
-        tasks = self.tasks if tasks is None else list(tasks)
-        for task in tasks:
-            self._pipeline(task)
+    def _stacked(self) -> StackedScorer | None:
         if self._scorer is False:
             self._scorer = StackedScorer.build(self.pipelines)
-        if self._scorer is None or not texts:
-            return {task: self.predict(task, texts, groups) for task in tasks}
-        index: dict[str, int] = {}
-        inverse = np.fromiter((index.setdefault(t, len(index)) for t in texts), dtype=np.int64,
-                              count=len(texts))
-        distinct = list(index)  # repeated sentences (bylines, boilerplate) are scored once
-        parts = [self._scorer.predict_proba(distinct[i:i + SCORE_CHUNK], tasks)
-                 for i in range(0, len(distinct), SCORE_CHUNK)]
-        raw = {task: np.vstack([part[task] for part in parts]) for task in tasks}
-        out = {}
-        for task in tasks:
-            classes, columns = self._column_order(task)
-            proba = self._mix(task, raw[task][:, columns][inverse], groups)
-            best = np.argmax(proba, axis=1)
-            out[task] = [classes[i] for i in best], proba[np.arange(len(best)), best]
-        return out
+        return self._scorer
 
     def feature_names(self, task: str) -> np.ndarray:
         """Display names of the features of ``task`` (char n-grams as they are, others prefixed)."""

@@ -6,7 +6,8 @@ one ``predict_proba`` at a time vectorises each text twice and pays scikit-learn
 overhead for every calibration member. ``StackedScorer`` transforms each distinct feature block
 once, multiplies by all members' weights stacked into one matrix and applies the Platt
 calibration with numpy, operation for operation as scikit-learn does, so the probabilities equal
-``pipeline.predict_proba`` (tests/test_stacked.py). Models it cannot stack give ``None``.
+``pipeline.predict_proba`` (tests/test_stacked.py). Models it cannot stack give ``None``. The module
+imports no scikit-learn or scipy (``build`` does), so the compiled scorer scores with it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import pickle
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 
 @dataclass
@@ -114,7 +114,7 @@ def _calibrated(scores: np.ndarray, spec: _Task) -> np.ndarray:
     mean = np.zeros((n, spec.n_classes))
     for member in spec.members:
         proba = np.zeros((n, spec.n_classes))
-        proba[:, member.class_index] = expit(-(member.a * scores[:, member.columns] + member.b))
+        proba[:, member.class_index] = sigmoid(-(member.a * scores[:, member.columns] + member.b))
         if spec.n_classes == 2:
             proba[:, 0] = 1.0 - proba[:, 1]
         else:
@@ -127,3 +127,14 @@ def _calibrated(scores: np.ndarray, spec: _Task) -> np.ndarray:
     if spec.prior_smoothing:
         mean = (1 - spec.prior_smoothing) * mean + spec.prior_smoothing * spec.prior
     return mean
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """``scipy.special.expit`` in numpy (equal to 1e-12, tests/test_stacked.py), never overflowing:
+    ``1 / (1 + exp(-x))`` for x >= 0, ``exp(x) / (1 + exp(x))`` below."""
+    out = np.empty_like(x, dtype=np.float64)
+    positive = x >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-x[positive]))
+    small = np.exp(x[~positive])
+    out[~positive] = small / (1.0 + small)
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from string import Template
 
-from kwct_ml.bundle.manifest import MANIFEST_FILE, MODEL_FILE
+from kwct_ml.bundle.manifest import MANIFEST_FILE, MODEL_FILE, SCORER_FILE
 from kwct_ml.reporting.headline import format_headline
 
 CARD = Template("""\
@@ -25,7 +25,7 @@ $labels
 ## Files
 
 - `$model_file`: sha256 `$sha256` (checked on load; loading runs code: only load models you trust)
-- `$manifest_file`: versions, config, data checksums, sizes, metrics
+$scorer_line- `$manifest_file`: versions, config, data checksums, sizes, metrics
 
 ## Environment
 
@@ -78,11 +78,23 @@ def _run_sections(results: dict, manifest: dict) -> str:
         headline=format_headline(results), selection=results["selection"])
 
 
+def _scorer_line(manifest: dict) -> str:
+    """The card's line on scorer.npz (the compiled scorer predict uses), or why there is none."""
+    entry = manifest.get("scorer")
+    if not isinstance(entry, dict):
+        return ""
+    if entry.get("file") is None:
+        return f"- no `{SCORER_FILE}`: {entry.get('why', 'not compiled')} (predict loads `{MODEL_FILE}`)\n"
+    return (f"- `{SCORER_FILE}`: sha256 `{entry.get('sha256', '?')}` (checked on load; plain arrays, no "
+            "code: what predict scores with unless an option such as --explain needs the pipelines)\n")
+
+
 def model_card(manifest: dict, results: dict | None = None) -> str:
     """README.md of a model folder from its full manifest (and the training run's results, if any)."""
     return CARD.substitute(
         run=manifest.get("run", "?"),
         run_sections=_run_sections(results, manifest) if results else "",
         labels=_bullets(f"{task}: {', '.join(names)}" for task, names in manifest.get("labels", {}).items()),
-        model_file=MODEL_FILE, sha256=manifest.get("sha256", "?"), manifest_file=MANIFEST_FILE,
+        model_file=MODEL_FILE, sha256=manifest.get("sha256", "?"), scorer_line=_scorer_line(manifest),
+        manifest_file=MANIFEST_FILE,
         environment=_bullets(f"{k}: {v}" for k, v in manifest.get("versions", {}).items()))
