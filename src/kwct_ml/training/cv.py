@@ -21,7 +21,7 @@ from kwct_ml.errors import DataError
 from kwct_ml.pipeline.model import KwctModel, build_pipeline, build_word_baseline
 from kwct_ml.schema import TASKS
 from kwct_ml.training.bootstrap import macro_f1_interval
-from kwct_ml.training.fit import sample_weights, split_corpus
+from kwct_ml.training.fit import fit_pipelines, split_corpus
 from kwct_ml.training.metrics import majority_label, score
 from kwct_ml.training.pool import ordered_map
 
@@ -31,11 +31,11 @@ SYSTEMS = {"model": "model", "word_baseline": "word-unigram baseline", "majority
 
 def _fit_predict(config: TrainConfig, task: str, train: pd.DataFrame, test_texts: list[str],
                  builder: Callable = build_pipeline, groups: Sequence | None = None, *,
-                 context: bool = False) -> tuple[list[str], np.ndarray]:
+                 context: bool = False, fitted: dict | None = None) -> tuple[list[str], np.ndarray]:
     """Fit ``builder``'s pipeline on ``train`` and predict ``test_texts``; ``context``: with the
-    config's article context (by ``groups``), as the model has and the baselines have not."""
-    pipe = builder(config, task).fit(train["text"].tolist(), train[task].tolist(),
-                                     **sample_weights(train, config))
+    config's article context (by ``groups``), as the model has and the baselines have not.
+    ``fitted``: ``fit_pipelines(builder, config, train, ...)`` already run (tasks sharing features)."""
+    pipe = (fitted if fitted is not None else fit_pipelines(builder, config, train, (task,)))[task]
     model = KwctModel({task: pipe}, config.context() if context else None,
                       config.context_temperature() if context else None)
     return model.predict(task, test_texts, groups)
@@ -47,23 +47,36 @@ def run_jobs(jobs: list[tuple], n_jobs: int, bar) -> list:
     return ordered_map(predict_systems, jobs, n_jobs, tick)
 
 
-def predict_systems(config: TrainConfig, task: str, train: pd.DataFrame, test_texts: list[str],
-         systems: tuple[str, ...], groups: Sequence | None = None):
-    """Predictions of each of ``systems`` for ``test_texts`` after fitting on ``train``.
+def predict_systems(config: TrainConfig, tasks: Sequence[str], train: pd.DataFrame, test_texts: list[str],
+                    systems: tuple[str, ...], groups: Sequence | None = None) -> dict[str, dict]:
+    """task -> system -> predictions (labels, scores) of ``test_texts`` after fitting on ``train``.
 
+    Each fitted system's feature block is fitted once for all ``tasks`` (``fit_pipelines``).
     ``groups`` names the article of each test text (the model's article context uses it).
     """
-    out = {}
+    out: dict[str, dict] = {task: {} for task in tasks}
     for system in systems:
         if system == "majority":
-            label = majority_label(train[task], task)
-            prior = float(train[task].eq(label).mean())
-            out[system] = ([label] * len(test_texts), np.full(len(test_texts), prior))
-        else:
-            builder = build_pipeline if system == "model" else build_word_baseline
-            out[system] = _fit_predict(config, task, train, test_texts, builder, groups,
-                                       context=system == "model")
+            for task in tasks:
+                label = majority_label(train[task], task)
+                prior = float(train[task].eq(label).mean())
+                out[task][system] = ([label] * len(test_texts), np.full(len(test_texts), prior))
+            continue
+        builder = build_pipeline if system == "model" else build_word_baseline
+        fitted = fit_pipelines(builder, config, train, tasks)
+        for task in tasks:
+            out[task][system] = _fit_predict(config, task, train, test_texts, builder, groups,
+                                             context=system == "model", fitted=fitted)
     return out
+
+
+def job_systems(systems: Sequence[str]) -> list[tuple[str, ...]]:
+    """``systems`` split into jobs: one per fitted system (they share nothing), the majority
+    baseline (no fit) with the first; so a fold's two fits can run in two processes."""
+    fitted = [(system,) for system in systems if system != "majority"] or [()]
+    if "majority" in systems:
+        fitted[0] += ("majority",)
+    return fitted
 
 
 def article_ids(evaluated: pd.DataFrame) -> list[str]:
@@ -110,52 +123,77 @@ def cross_validate(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[st
     predictions). ``systems``: a subset of ``SYSTEMS`` (e.g. the model alone when comparing configs).
     ``progress(n_steps)`` may return a tqdm-like object (``update``/``close``).
     """
-    systems = tuple(s for s in SYSTEMS if s in systems)
-    evaluated, extra = split_corpus(corpus, config.include_authored)
-    folds = main_folds(evaluated, config) if folds is None else folds
-    held = evaluated["doc_id"].isin({doc for fold in folds for doc in fold}).to_numpy()
-    keep = [c for c in ("doc_id", "sent_id", "text") if c in evaluated]
-    out = evaluated.loc[held, keep].reset_index(drop=True)
-    scored = evaluated[held].reset_index(drop=True)
-    for task in tasks:
-        out[f"{task}_gold"] = scored[task].to_numpy()
-        for system in systems:
-            out[f"{task}_{system}"] = ""
-            out[f"{task}_{system}_conf"] = np.nan
-    jobs, where = [], []
-    for fold in folds:
-        test = scored["doc_id"].isin(fold).to_numpy()
-        train = pd.concat([evaluated[~evaluated["doc_id"].isin(fold)], extra], ignore_index=True)
-        for task in tasks:
-            jobs.append((config, task, train, scored.loc[test, "text"].tolist(), systems,
-                         scored.loc[test, "doc_id"].tolist()))
-            where.append((task, test))
-    bar = progress(len(jobs)) if progress else None
-    for (task, test), result in zip(where, run_jobs(jobs, n_jobs, bar), strict=True):
-        for system, (labels, conf) in result.items():
-            out.loc[test, f"{task}_{system}"] = labels
-            out.loc[test, f"{task}_{system}_conf"] = conf
+    plan = CVPlan(corpus, config, tasks, folds, systems)
+    bar = progress(len(plan.jobs)) if progress else None
+    results = run_jobs(plan.jobs, n_jobs, bar)
     if bar is not None:
         bar.close()
-    metrics = {task: {system: score(task, out[f"{task}_gold"], out[f"{task}_{system}"],
-                                    out[f"{task}_{system}_conf"] if system != "majority" else None)
-                      for system in systems} for task in tasks}
-    docs = out["doc_id"].tolist()
-    for task in tasks:
-        for system in systems:
-            metrics[task][system]["interval"] = macro_f1_interval(
-                task, out[f"{task}_gold"], out[f"{task}_{system}"], docs, seed=config.seed)
-    return metrics, out
+    return plan.finish(results)
+
+
+class CVPlan:
+    """A cross-validation as jobs (``predict_systems`` arguments) and the scoring of their results,
+    so a run can put the jobs of several stages in one pool (``cross_validate`` runs one plan)."""
+
+    def __init__(self, corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[str] = tuple(TASKS),
+                 folds: list[list[str]] | None = None, systems: Sequence[str] = tuple(SYSTEMS)):
+        self.config, self.tasks = config, tuple(tasks)
+        self.systems = systems = tuple(s for s in SYSTEMS if s in systems)
+        evaluated, extra = split_corpus(corpus, config.include_authored)
+        folds = main_folds(evaluated, config) if folds is None else folds
+        held = evaluated["doc_id"].isin({doc for fold in folds for doc in fold}).to_numpy()
+        keep = [c for c in ("doc_id", "sent_id", "text") if c in evaluated]
+        out = evaluated.loc[held, keep].reset_index(drop=True)
+        scored = evaluated[held].reset_index(drop=True)
+        for task in tasks:
+            out[f"{task}_gold"] = scored[task].to_numpy()
+            for system in systems:
+                out[f"{task}_{system}"] = ""
+                out[f"{task}_{system}_conf"] = np.nan
+        self.out, self.jobs, self.where = out, [], []
+        for fold in folds:
+            test = scored["doc_id"].isin(fold).to_numpy()
+            train = pd.concat([evaluated[~evaluated["doc_id"].isin(fold)], extra], ignore_index=True)
+            for part in job_systems(systems):
+                self.jobs.append((config, self.tasks, train, scored.loc[test, "text"].tolist(), part,
+                                  scored.loc[test, "doc_id"].tolist()))
+                self.where.append(test)
+
+    def calls(self) -> list[tuple]:
+        """The jobs as ``(predict_systems, *arguments)`` (for ``pool.timed_call``)."""
+        return [(predict_systems, *job) for job in self.jobs]
+
+    def finish(self, results: list) -> tuple[dict, pd.DataFrame]:
+        """(metrics, predictions) from ``predict_systems(*job)`` of every job, in job order."""
+        out, tasks, systems = self.out, self.tasks, self.systems
+        for test, result in zip(self.where, results, strict=True):
+            for task, systems_of in result.items():
+                for system, (labels, conf) in systems_of.items():
+                    out.loc[test, f"{task}_{system}"] = labels
+                    out.loc[test, f"{task}_{system}_conf"] = conf
+        metrics = {task: {system: score(task, out[f"{task}_gold"], out[f"{task}_{system}"],
+                                        out[f"{task}_{system}_conf"] if system != "majority" else None)
+                          for system in systems} for task in tasks}
+        docs = out["doc_id"].tolist()
+        for task in tasks:
+            for system in systems:
+                metrics[task][system]["interval"] = macro_f1_interval(
+                    task, out[f"{task}_gold"], out[f"{task}_{system}"], docs, seed=self.config.seed)
+        return metrics, out
 
 
 # --------------------------------------------------------------------------- held-out set
 
 def evaluate_external(corpus: pd.DataFrame, eval_set: pd.DataFrame, config: TrainConfig,
-                      model: KwctModel, tasks: Sequence[str] = tuple(TASKS)) -> dict:
+                      model: KwctModel, tasks: Sequence[str] = tuple(TASKS),
+                      model_predictions: dict | None = None, baseline: dict | None = None) -> dict:
     """Score the final ``model`` (trained on all project data) on an external labelled set.
 
     Baselines: the majority label of the training labels, and the word-unigram model trained on
     the same data. Only aggregate scores are returned: no sentence of the set is kept.
+    ``model_predictions``: task -> (labels, scores) of ``model.predict`` on this set with its article
+    groups, when already computed (the run's eval-set review predicts the same); ``baseline``: the
+    word baseline's ``fit_pipelines`` on the training data, when already fitted.
     """
     evaluated, extra = split_corpus(corpus, config.include_authored)
     train = pd.concat([evaluated, extra], ignore_index=True)
@@ -163,10 +201,13 @@ def evaluate_external(corpus: pd.DataFrame, eval_set: pd.DataFrame, config: Trai
     # sentences of one article share its context; a set without article ids is scored row by row
     groups = eval_set["doc_id"].tolist() if eval_set.attrs.get("articles_known", True) else None
     result: dict = {"n": len(eval_set), "n_docs": int(eval_set["doc_id"].nunique()), "tasks": {}}
+    if baseline is None:
+        baseline = fit_pipelines(build_word_baseline, config, train, tasks)
     for task in tasks:
         gold = eval_set[task].tolist()
-        pred, conf = model.predict(task, texts, groups)
-        base_pred, base_conf = _fit_predict(config, task, train, texts, build_word_baseline)
+        pred, conf = (model_predictions[task] if model_predictions is not None
+                      else model.predict(task, texts, groups))
+        base_pred, base_conf = _fit_predict(config, task, train, texts, build_word_baseline, fitted=baseline)
         majority = majority_label(train[task], task)
         docs = eval_set["doc_id"].tolist() if groups is not None else list(range(len(gold)))
         result["tasks"][task] = {

@@ -63,15 +63,15 @@ def learning_curve(corpus: pd.DataFrame, config: TrainConfig, tasks: Sequence[st
     for combo, helds in served.items():
         test = evaluated["doc_id"].isin(helds).to_numpy()
         train = pd.concat([evaluated[evaluated["doc_id"].isin(combo)], extra], ignore_index=True)
-        for task in tasks:
-            jobs.append((config, task, train, evaluated.loc[test, "text"].tolist(), ("model", "majority"),
-                         evaluated.loc[test, "doc_id"].tolist()))
-            rows.append((task, combo, np.flatnonzero(test)))
+        jobs.append((config, tuple(tasks), train, evaluated.loc[test, "text"].tolist(), ("model", "majority"),
+                     evaluated.loc[test, "doc_id"].tolist()))
+        rows.append((combo, np.flatnonzero(test)))
     bar = progress(len(jobs)) if progress else None
     fitted = {}
-    for (task, combo, index), result in zip(rows, run_jobs(jobs, n_jobs, bar), strict=True):
-        for system, (labels, _) in result.items():
-            fitted[task, combo, system] = pd.Series(labels, index=index, dtype=object)
+    for (combo, index), result in zip(rows, run_jobs(jobs, n_jobs, bar), strict=True):
+        for task, systems in result.items():
+            for system, (labels, _) in systems.items():
+                fitted[task, combo, system] = pd.Series(labels, index=index, dtype=object)
     preds = {(task, k, r, system): np.empty(len(evaluated), dtype=object)
              for task in tasks for k in ks for r in range(n_runs[k]) for system in ("model", "majority")}
     for held, k, r, combo in plan:

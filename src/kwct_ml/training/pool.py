@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -32,6 +33,14 @@ def _init_worker(threads: int, parent: int) -> None:
     lifeline.become_worker(parent)  # a SIGKILLed train cannot stop its workers: they watch it
     # workers start with SIGINT blocked (see ordered_map); a Ctrl-C pending from start-up is dropped
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
+
+
+def timed_call(target: Callable, *args):
+    """``(target(*args), CPU seconds of this process meanwhile)``: one job of a pool running
+    several kinds of work (``ordered_map(timed_call, [(target, *args), ...], n)``)."""
+    start = time.process_time()
+    result = target(*args)
+    return result, time.process_time() - start
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:

@@ -16,6 +16,7 @@ import functools
 import itertools
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -40,13 +41,15 @@ from kwct_ml.corpus.fingerprint import label_file_hashes
 from kwct_ml.errors import ConfigError, ModelError
 from kwct_ml.io.atomic import atomic_write_text
 from kwct_ml.io.transaction import folder_lock
+from kwct_ml.pipeline.model import build_word_baseline
 from kwct_ml.reporting.card import model_card
 from kwct_ml.reporting.evaluation import evaluate_frame, file_identity
 from kwct_ml.reporting.headline import headline
 from kwct_ml.schema import TASKS, labels_for
-from kwct_ml.training.cv import cross_validate, cv_name, evaluate_external, main_folds
-from kwct_ml.training.fit import fit_model, split_corpus
+from kwct_ml.training.cv import CVPlan, cv_name, evaluate_external, main_folds
+from kwct_ml.training.fit import fit_model, fit_pipelines, split_corpus
 from kwct_ml.training.learning_curve import learning_curve
+from kwct_ml.training.pool import ordered_map, timed_call
 from kwct_ml.training.record import run_record
 
 DEFAULT_RUNS_DIR = Path("experiments") / "runs"
@@ -64,6 +67,22 @@ def _progress(desc: str, total: int):
 
 def _say(message: str) -> None:
     print(f"kwct_ml.train: {message}", file=sys.stderr, flush=True)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and of its workers that have ended."""
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+@contextlib.contextmanager
+def _stage(timing: dict, name: str):
+    """Record a stage's wall seconds and CPU seconds (its workers' included: the pool has ended them)
+    as ``timing[name + "_seconds"]`` and ``timing[name + "_cpu_seconds"]``."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    yield
+    timing[f"{name}_seconds"] = time.perf_counter() - wall
+    timing[f"{name}_cpu_seconds"] = _cpu_seconds() - cpu
 
 
 def _reserve_run(name: str, models_dir: Path, runs_dir: Path, stamp: str | None = None) -> tuple[str, Path]:
@@ -99,7 +118,7 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
     """The whole run; returns the results dict (also saved as metrics.json) with paths added."""
 
     data_dir, models_dir, runs_dir = Path(data_dir), Path(models_dir), Path(runs_dir)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     corpora = config.corpora(data_dir.resolve().parent) if config.use_standoff else None
     with folder_lock(data_dir, shared=True):  # no merge in between: the hashes are of what is trained on
         corpus = load_corpus(data_dir, corpora=corpora)
@@ -122,37 +141,57 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
         _say(f"standoff labels not used: {standoff['summary']}; training on what resolves")
 
     timing: dict = {"jobs": jobs}
-    t = time.perf_counter()
     folds = main_folds(evaluated, config)
-    cv, predictions = cross_validate(corpus, config, progress=functools.partial(_progress, "CV folds"),
-                                     n_jobs=jobs, folds=folds)
-    timing["cv_seconds"] = time.perf_counter() - t
     own = sorted(evaluated.loc[~evaluated["source"].str.startswith("standoff:"), "doc_id"].unique())
-    loao_seed, seed_predictions = None, predictions[predictions["doc_id"].isin(own)]
+    plans = {"cv": CVPlan(corpus, config, folds=folds)}
     if cv_name(folds) != "LOAO" and len(own) >= 2:  # the project's own articles, one at a time
-        t = time.perf_counter()
-        loao_seed, seed_predictions = cross_validate(
-            corpus, config, progress=functools.partial(_progress, "LOAO folds"), n_jobs=jobs,
-            folds=[[doc] for doc in own])
-        timing["loao_seconds"] = time.perf_counter() - t
+        plans["loao"] = CVPlan(corpus, config, folds=[[doc] for doc in own])
+    # Every fit of the run that needs no other's result, in one pool: the largest first (the final
+    # model, then the model's folds, then the baselines'), so no core idles while one ends the stage.
+    calls: list[tuple[str, int, tuple]] = [("final_fit", 0, (fit_model, corpus, config))]
+    for heavy in (True, False):
+        for name, plan in plans.items():
+            calls += [(name, i, call) for i, call in enumerate(plan.calls()) if ("model" in call[5]) == heavy]
+    if external is not None:
+        calls.append(("eval_baseline", 0, (fit_pipelines, build_word_baseline, config,
+                                           pd.concat([evaluated, extra], ignore_index=True), tuple(TASKS))))
+    stages = {"cv": "CV folds", "loao": "LOAO folds", "final_fit": "final model",
+              "eval_baseline": "eval-set baseline"}
+    with _stage(timing, "fits"):
+        names = {name for name, _, _ in calls}
+        bar = _progress(" + ".join(label for name, label in stages.items() if name in names), len(calls))
+        done = ordered_map(timed_call, [call for *_, call in calls], jobs, functools.partial(bar.update, 1))
+        bar.close()
+    results: dict[str, dict[int, object]] = {}
+    for (name, i, _), (result, cpu) in zip(calls, done, strict=True):
+        results.setdefault(name, {})[i] = result
+        timing[f"{name}_cpu_seconds"] = timing.get(f"{name}_cpu_seconds", 0.0) + cpu
+    ordered = {name: [results[name][i] for i in range(len(plan.jobs))] for name, plan in plans.items()}
+    cv, predictions = plans["cv"].finish(ordered["cv"])
+    model = results["final_fit"][0]
+    loao_seed, seed_predictions = None, predictions[predictions["doc_id"].isin(own)]
+    if "loao" in plans:
+        loao_seed, seed_predictions = plans["loao"].finish(ordered["loao"])
     curve = None
     if config.learning_curve:
-        t = time.perf_counter()
-        curve = learning_curve(corpus, config, progress=functools.partial(_progress, "learning curve"),
-                               n_jobs=jobs)
-        timing["learning_curve_seconds"] = time.perf_counter() - t
-    t = time.perf_counter()
-    model = fit_model(corpus, config)
-    timing["final_fit_seconds"] = time.perf_counter() - t
+        with _stage(timing, "learning_curve"):
+            curve = learning_curve(corpus, config, progress=functools.partial(_progress, "learning curve"),
+                                   n_jobs=jobs)
     label_counts = _label_counts(evaluated)
     training_counts = _label_counts(pd.concat([evaluated, extra], ignore_index=True))  # majority baseline
     external_result = review = None
     if external is not None:
-        external_result = {**identity, **evaluate_external(corpus, external, config, model)}
-        # the sentence-level view of the eval set, scored as `python -m kwct_ml.evaluate` scores this model
-        review = evaluate_frame(model, {"data": {"training_label_counts": training_counts}}, external,
-                                identity, seed=config.seed)
+        with _stage(timing, "eval_set"):
+            # the sentence-level view of the eval set, scored as `python -m kwct_ml.evaluate` scores it
+            review = evaluate_frame(model, {"data": {"training_label_counts": training_counts}}, external,
+                                    identity, seed=config.seed)
+            predictions_of = {task: (review[1][f"{task}_pred"].tolist(), review[1][f"{task}_conf"].to_numpy())
+                              for task in TASKS}  # the model predicts the set once, for both views
+            external_result = {**identity, **evaluate_external(corpus, external, config, model,
+                                                               model_predictions=predictions_of,
+                                                               baseline=results["eval_baseline"][0])}
     timing["total_seconds"] = time.perf_counter() - started
+    timing["total_cpu_seconds"] = _cpu_seconds() - cpu_started
 
     run_id, run_tmp = _reserve_run(config.name, models_dir, runs_dir)
     committed = False
@@ -183,10 +222,9 @@ def train(config: TrainConfig, data_dir: str | Path = DEFAULT_DATA_DIR, eval_set
         if report:
             from kwct_ml.reporting.report import build_report
 
-            t = time.perf_counter()
-            build_report(results, predictions, model, run_tmp,
-                         eval_predictions=review[1] if review else None, seed_predictions=seed_predictions)
-            timing["report_seconds"] = time.perf_counter() - t
+            with _stage(timing, "report"):
+                build_report(results, predictions, model, run_tmp, seed_predictions=seed_predictions,
+                             eval_predictions=review[1] if review else None)
         for name, content in (("metrics.json", results), (RUN_RECORD, run_record(results))):
             atomic_write_text(run_tmp / name, json.dumps(content, ensure_ascii=False, indent=2) + "\n")
         manifest = {"config": config.to_dict(), "data": results["data"],
