@@ -165,6 +165,12 @@ def header(path: str, fmt: str, encoding: str | None = None) -> list[str] | None
         return None
 
 
+#: Cell values the csv writer turns into the text ``_cell`` would give (``str``); exact types, so
+#: ``bool`` (a subclass of int) still becomes true/false. Skipping ``_cell`` for them is a tenth of
+#: predict's time on big inputs (issue 20).
+_AS_IS = frozenset({str, int, float})
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -199,7 +205,7 @@ class RowFormatter:
         else:
             writer = csv.writer(buf, delimiter=_delimiter(self.fmt), lineterminator="\n")
             for row in rows:
-                values = [_cell(row.get(col)) for col in self.columns]
+                values = [v if type(v) in _AS_IS else _cell(v) for v in map(row.get, self.columns)]
                 writer.writerow([cells.neutralise(v) for v in values] if self.spreadsheet else values)
         return buf.getvalue().encode("utf-8")
 
