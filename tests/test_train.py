@@ -213,6 +213,17 @@ def _driver(tmp_path, data, config, name: str, hook: str = "", jobs: int = 1) ->
     return [sys.executable, "-c", code, *_args(tmp_path, data, config, "--name", name, "--jobs", str(jobs))]
 
 
+#: A CV fit that waits: the signal lands inside CV however fast training gets (on a loaded machine a
+#: signal sent after the "N sentences in" line could arrive after a small run had finished: exit 0).
+SLOW_CV = """
+from kwct_ml.training import cv
+real_fits = cv.predict_systems
+def slow_fits(*args):
+    print("FITTING", file=sys.stderr, flush=True)
+    time.sleep(60)
+    return real_fits(*args)
+cv.predict_systems = slow_fits
+"""
 SLOW_SAVE = """
 real = persistence._write_model_file
 def slow(model, path):
@@ -242,8 +253,8 @@ def test_a_real_signal_during_train_keeps_the_previous_latest(tmp_path, data_cop
     (data_copy / "labels" / "authored.csv").unlink(missing_ok=True)
     assert train.main(_args(tmp_path, data_copy, fast_config, "--name", "first")) == 0
     (first,) = _visible(tmp_path / "runs")
-    hook = {"cv": "", "save": SLOW_SAVE, "commit": SLOW_COMMIT}[stage]
-    wait_for = "sentences in" if stage == "cv" else "SAVING"
+    hook = {"cv": SLOW_CV, "save": SLOW_SAVE, "commit": SLOW_COMMIT}[stage]
+    wait_for = "FITTING" if stage == "cv" else "SAVING"
     proc = subprocess.Popen(_driver(tmp_path, data_copy, fast_config, "second", hook, jobs),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
