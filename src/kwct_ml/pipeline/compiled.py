@@ -2,7 +2,7 @@
 
 A fitted ``KwctModel`` whose tasks stack (``StackedScorer.build``) on one feature union of
 ``FastCharTfidf`` and ``CueFeatures`` blocks is, for scoring, only arrays: the n-gram keys and idf,
-the cue regexes and their core heads, the stacked weights, Platt parameters, priors and class
+the cue regexes, the stacked weights, Platt parameters, priors and class
 orders. ``compile_arrays`` extracts them (with scikit-learn, at save time); ``CompiledScorer``
 scores from them with numpy, scipy.sparse and the project's own kernels (``ngram_kernel``,
 ``cue_scan``, ``cue_values``), giving ``KwctModel.predict_tasks``' labels and scores
@@ -116,15 +116,8 @@ def _char_arrays(prefix: str, name: str, block) -> dict[str, np.ndarray]:
 
 
 def _cue_arrays(prefix: str, block) -> dict[str, np.ndarray]:
-    heads, owners = [], []
-    for j, starts in enumerate(block.starts_):
-        for head in sorted(starts or ()):
-            heads.append(head)
-            owners.append(j)
     return {f"{prefix}patterns": _strings([p.pattern for p in block.patterns_]),
             f"{prefix}flags": np.array([p.flags for p in block.patterns_], dtype=np.int64),
-            f"{prefix}always": np.array([s is None for s in block.starts_], dtype=bool),
-            f"{prefix}heads": _strings(heads), f"{prefix}head_column": np.array(owners, dtype=np.int64),
             f"{prefix}sublinear": np.array(bool(block.sublinear)), f"{prefix}scale": np.array(block.scale)}
 
 
@@ -169,10 +162,7 @@ class _CueBlock:
     def __init__(self, arrays: dict, prefix: str):
         patterns = [re.compile(str(p), int(f))
                     for p, f in zip(arrays[prefix + "patterns"], arrays[prefix + "flags"], strict=True)]
-        starts: list[set | None] = [None if always else set() for always in arrays[prefix + "always"]]
-        for head, j in zip(arrays[prefix + "heads"], arrays[prefix + "head_column"], strict=True):
-            starts[int(j)].add(str(head))
-        self.scanner = CueScanner(patterns, [None if s is None else frozenset(s) for s in starts])
+        self.scanner = CueScanner(patterns)
         self.n_columns = len(patterns)
         self.sublinear, self.scale = bool(arrays[prefix + "sublinear"]), str(arrays[prefix + "scale"])
 

@@ -254,12 +254,13 @@ def _read_source(source: str, flags: int) -> Reading:
 class CueScanner:
     """Per-column match counts of ``patterns`` (compiled cue regexes) in normalised text.
 
-    ``starts`` (each column's core heads, ``cues.core_starts``) is accepted as before and not
-    needed: which words a column may match is read from its regex, so models pickled before
-    either existed, and regexes not built by ``cues.py``, are counted the same way.
+    Which words a column may match is read from its regex, so models pickled before
+    ``CueFeatures.starts_`` existed, and regexes not built by ``cues.py``, are counted the same way;
+    ``starts`` (each column's core heads, ``cues.core_starts``) is accepted from callers that still
+    pass it and not used.
     """
 
-    def __init__(self, patterns: Sequence[re.Pattern], starts: Sequence[frozenset[str] | None]):
+    def __init__(self, patterns: Sequence[re.Pattern], starts: Sequence[frozenset[str] | None] | None = None):
         self.patterns = list(patterns)
         #: text -> (columns one of whose word-local alternatives may consume that text from a
         #: word start, (column, Need) of the alternatives that need the sentence and may): a
