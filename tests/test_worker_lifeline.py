@@ -86,6 +86,19 @@ def _kill_and_check(parent: subprocess.Popen, workers: set[int]) -> None:
     assert not left, f"workers {sorted(left)} outlived their SIGKILLed parent by {GONE_WITHIN} s"
 
 
+def _kill_when_two_workers_are_busy(parent: subprocess.Popen, marks: Path, what: str) -> None:
+    """Wait until two children of ``parent`` have marked themselves busy in ``marks``, SIGKILL
+    ``parent`` and check they die (``_kill_and_check``); the parent never outlives the test."""
+    try:
+        workers = _wait_until(lambda: _two_or_more({int(p.name) for p in marks.iterdir()}), 60, what)
+        assert all(_stat(pid)[1] == parent.pid for pid in workers)
+        _kill_and_check(parent, workers)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
 # Tags with a `process_many` that marks its worker and stalls, so the workers are busy when the parent dies.
 PREDICT_CHILD = """
 import os, sys, time
@@ -114,15 +127,7 @@ def test_predict_workers_die_with_a_sigkilled_parent_and_release_the_output(tmp_
     out = tmp_path / "out.csv"
     parent = _start(PREDICT_CHILD, [str(marks), str(articles), "-o", str(out), "--jobs", "2",
                                     "--model", str(model_dir)], tmp_path)
-    try:
-        workers = _wait_until(lambda: _two_or_more({int(p.name) for p in marks.iterdir()}), 60,
-                              "two busy workers")
-        assert all(_stat(pid)[1] == parent.pid for pid in workers)
-        _kill_and_check(parent, workers)
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
+    _kill_when_two_workers_are_busy(parent, marks, "two busy workers")
     with open(f"{out}.partial", "ab") as handle:  # the workers had inherited its lock
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
@@ -152,12 +157,4 @@ def test_train_cv_workers_die_with_a_sigkilled_train(tmp_path, small_data):
     parent = _start(TRAIN_CHILD, [str(marks), "--config", str(config), "--data-dir", str(small_data),
                                   "--models-dir", str(tmp_path / "models"), "--runs-dir",
                                   str(tmp_path / "runs"), "--no-report", "--jobs", "2"], tmp_path)
-    try:
-        workers = _wait_until(lambda: _two_or_more({int(p.name) for p in marks.iterdir()}), 60,
-                              "two busy cross-validation workers")
-        assert all(_stat(pid)[1] == parent.pid for pid in workers)
-        _kill_and_check(parent, workers)
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
+    _kill_when_two_workers_are_busy(parent, marks, "two busy cross-validation workers")
