@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
 import shutil
 import signal
@@ -51,6 +53,25 @@ def load_script():
 @pytest.fixture(scope="session")
 def repo_dir() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, repo_dir) -> Path:
+    """A real tiny model (seed labels), shared by the session: tests read its folder, never change
+    it (copy it first, as the tampering tests do)."""
+    from .test_predict import train_tiny_model
+
+    return train_tiny_model(repo_dir, tmp_path_factory.mktemp("models"))
+
+
+def run_predict(model_dir: Path, *args) -> tuple[int, str]:
+    """predict.main in-process; returns (exit code, stderr). Usable inside hypothesis tests."""
+    from kwct_ml.cli import predict
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = predict.main([*map(str, args), "--model", str(model_dir)])
+    return code, err.getvalue()
 
 
 @pytest.fixture(scope="session")

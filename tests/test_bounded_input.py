@@ -17,10 +17,8 @@ from kwct_ml.io import limits
 from kwct_ml.pipeline import scoring as scoring_module
 
 from .conftest import CONDEMNATION, SOLIDARITY
-from .test_predict import model_dir as _model_dir_fixture
 from .test_predict import run as _run_fixture
 
-model_dir = _model_dir_fixture
 run = _run_fixture
 
 SRC = Path(__file__).resolve().parents[1] / "src"

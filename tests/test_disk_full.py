@@ -21,12 +21,10 @@ from kwct_ml.cli import predict
 from kwct_ml.io import atomic, transaction
 
 from .test_label import ATTACK, _snapshot
-from .test_predict import model_dir as _model_dir_fixture
 from .test_predict import read
 from .test_predict import run as _run_fixture
 from .test_transaction import _sheet_for
 
-model_dir = _model_dir_fixture
 run = _run_fixture
 SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -17,17 +17,11 @@ import pytest
 
 from kwct_ml.cli import predict
 from kwct_ml.io import parquet
-from tests.test_predict import train_tiny_model
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 pytest.importorskip("pyarrow", reason="the dask extra is not installed")
 
 KEYS = ["doc_id", "sent_id"]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, repo_dir) -> Path:
-    return train_tiny_model(repo_dir, tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kwct_ml.cli import dataset as dataset_cli
-from kwct_ml.cli import label, predict
+from kwct_ml.cli import label
 from kwct_ml.errors import DataError, one_line
 from kwct_ml.io import encoding, tables
 from kwct_ml.io.encoding import decode_bytes, read_text
@@ -27,24 +27,11 @@ from kwct_ml.labelling import merge as labelling_merge
 from kwct_ml.labelling import sheet as labelling_sheet
 from kwct_ml.text.segment import segment
 
-from .conftest import CONDEMNATION, FURNITURE, SOLIDARITY, SUPPORT, TATWEEL, examples
-from .test_predict import train_tiny_model
+from .conftest import CONDEMNATION, FURNITURE, SOLIDARITY, SUPPORT, TATWEEL, examples, run_predict
 
 ARTICLE = f"{TATWEEL}\n{SOLIDARITY}\n{SUPPORT}\n"
 #: "الكويت.txt" as a Windows archive stores it (cp1256 bytes), not valid UTF-8.
 CP1256_NAME = "الكويت".encode("cp1256") + b".txt"
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, repo_dir) -> Path:
-    return train_tiny_model(repo_dir, tmp_path_factory.mktemp("models"))
-
-
-def run_predict(model_dir: Path, *args) -> tuple[int, str]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = predict.main([*map(str, args), "--model", str(model_dir)])
-    return code, err.getvalue()
 
 
 def assert_clean(err: str, prog: str = "kwct_ml.predict: ") -> None:

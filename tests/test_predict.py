@@ -38,11 +38,6 @@ def train_tiny_model(repo: Path, models_dir: Path) -> Path:
     return save_model(model, "tiny", models_dir)
 
 
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory, repo_dir) -> Path:
-    return train_tiny_model(repo_dir, tmp_path_factory.mktemp("models"))
-
-
 @pytest.fixture
 def raw(tmp_path, repo_dir) -> Path:
     """A copy of the seed articles (with articles.csv)."""

@@ -11,12 +11,7 @@ import pytest
 
 from kwct_ml.cli import predict
 from kwct_ml.text.segment import segment
-from tests.test_predict import read, train_tiny_model
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, repo_dir) -> Path:
-    return train_tiny_model(repo_dir, tmp_path_factory.mktemp("models"))
+from tests.test_predict import read
 
 
 @pytest.fixture

@@ -29,8 +29,7 @@ from kwct_ml.io.encoding import read_text
 from kwct_ml.labelling import sheet as labelling_sheet
 from kwct_ml.text.segment import segment
 
-from .conftest import CONDEMNATION, SOLIDARITY, SUPPORT, examples
-from .test_predict import train_tiny_model
+from .conftest import CONDEMNATION, SOLIDARITY, SUPPORT, examples, run_predict
 
 ARTICLE = f"{CONDEMNATION}\n{SOLIDARITY}\n{SUPPORT}\n"
 BIDI = "\u200f\u202b\u2066\u061c\u200e\u202c\u2069"
@@ -40,19 +39,6 @@ HTML_FRAGMENT = f"<div><p>{CONDEMNATION}</p>\n<p>{SUPPORT}</p></div>\n"
 #: KWCT_FUZZ_EXAMPLES=600 runs a deeper search (minutes); the default keeps the suite quick.
 PROPERTY = settings(max_examples=examples(int(os.environ.get("KWCT_FUZZ_EXAMPLES", "60"))), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, repo_dir) -> Path:
-    return train_tiny_model(repo_dir, tmp_path_factory.mktemp("models"))
-
-
-def run_predict(model_dir: Path, *args) -> tuple[int, str]:
-    """predict.main in-process; returns (exit code, stderr). Usable inside hypothesis tests."""
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = predict.main([*map(str, args), "--model", str(model_dir)])
-    return code, err.getvalue()
 
 
 def assert_clean_stderr(err: str) -> None:

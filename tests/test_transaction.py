@@ -26,6 +26,7 @@ from kwct_ml.labelling import merge as labelling_merge
 from kwct_ml.labelling import sheet as labelling_sheet
 from kwct_ml.training import run
 
+from .conftest import run_predict
 from .test_label import ATTACK, VISIT, _fill, _snapshot
 
 
@@ -112,22 +113,6 @@ def test_train_reads_the_labels_and_their_hashes_under_a_shared_lock(data_copy, 
 
 # --------------------------------------------------------------------------- predict outputs
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, repo_dir) -> Path:
-    from .test_predict import train_tiny_model
-
-    return train_tiny_model(repo_dir, tmp_path_factory.mktemp("models"))
-
-
-def _predict(model_dir: Path, *args) -> tuple[int, str]:
-    from kwct_ml.cli import predict
-
-    err = io.StringIO()
-    with redirect_stderr(err):
-        code = predict.main([*map(str, args), "--model", str(model_dir)])
-    return code, err.getvalue()
-
-
 def test_a_second_predict_to_the_same_output_stops_with_one_line(tmp_path, model_dir):
     (tmp_path / "a.txt").write_text(ATTACK, encoding="utf-8")
     out = tmp_path / "out.csv"
@@ -144,7 +129,7 @@ def test_a_second_predict_to_the_same_output_stops_with_one_line(tmp_path, model
     assert "Traceback" not in second.stderr
     assert partial.read_bytes() == b"rows of the first run\n"  # ... and its rows are untouched
     assert not out.exists()
-    assert _predict(model_dir, tmp_path / "a.txt", "-o", out)[0] == 0  # once it is gone, a run works
+    assert run_predict(model_dir, tmp_path / "a.txt", "-o", out)[0] == 0  # once it is gone, a run works
     assert "text" in out.read_text(encoding="utf-8")
 
 
@@ -163,7 +148,7 @@ def test_outputs_over_inputs_or_each_other_are_refused_before_anything_is_writte
             "summary is errors": ["-o", out, "--summary", tmp_path / "e.csv", "--errors", tmp_path / "e.csv"],
             "output is a folder": ["-o", corpus]}[case]
     before = _snapshot(tmp_path)
-    code, err = _predict(model_dir, corpus, *args)
+    code, err = run_predict(model_dir, corpus, *args)
     assert code == 1 and err.count("\n") == 1, err
     assert "Traceback" not in err
     assert _snapshot(tmp_path) == before

@@ -15,10 +15,7 @@ import pytest
 
 from kwct_ml.inference import batch
 
-from .test_predict import model_dir as _model_dir_fixture
 from .test_train import FAST
-
-model_dir = _model_dir_fixture
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
